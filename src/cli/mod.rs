@@ -1,0 +1,109 @@
+//! The command line: clap derive structs and thin dispatch. The only module that knows argv.
+//!
+//! Each family has its own `<Family>Cmd` in `src/cli/<family>.rs`; an arm here builds typed
+//! input, calls the core, and hands the report to the [`Printer`].
+
+pub mod docs;
+
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::clock::{self, Clock};
+use crate::exit::{EXIT_CODES_HELP, ExitStatus};
+use crate::output::{ColorWhen, Printer};
+
+/// A fail-closed spine for release pipelines and build agents.
+///
+/// vaultgate writes and verifies sha256sum-compatible manifests. Every check fails closed: any
+/// doubt is a refusal with a specific message and a non-zero exit.
+#[derive(Debug, Parser)]
+#[command(name = "vaultgate", version, propagate_version = true, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags accepted by every command.
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Print one JSON document on stdout instead of text
+    ///
+    /// Every document carries `schema` (`vaultgate/<family>/v1`) and a final `summary` with
+    /// `verdict` and `exit_code`. Errors also produce a `vaultgate/error/v1` document.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Print nothing on success; on failure print one summary line on stderr
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    /// When to colour text output
+    ///
+    /// `auto` colours only when stdout is a terminal and `NO_COLOR` is unset or empty.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    color: ColorWhen,
+
+    /// Fix the clock to an RFC 3339 UTC instant (for tests and reproducible runs)
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "VAULTGATE_NOW",
+        value_name = "RFC3339"
+    )]
+    now: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a shell completion script
+    ///
+    /// Example: `vaultgate completions bash > /etc/bash_completion.d/vaultgate`
+    Completions {
+        /// The shell to generate completions for
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What every dispatch arm gets: the printer and the clock.
+pub struct Ctx {
+    /// The one writer of output.
+    pub printer: Printer,
+    /// The (possibly fixed) clock.
+    pub clock: Box<dyn Clock>,
+}
+
+/// Parse argv, run the command, return the process exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.color);
+    let clock = match clock::from_override(cli.global.now.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return printer.error(&e.to_string()).into(),
+    };
+    let ctx = Ctx { printer, clock };
+    match dispatch(cli.command, &ctx) {
+        Ok(status) => status.into(),
+        Err(e) => ctx.printer.error(&format!("{e:#}")).into(),
+    }
+}
+
+fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "vaultgate", &mut out);
+            Ok(ctx.printer.product(&String::from_utf8_lossy(&out)))
+        }
+    }
+}

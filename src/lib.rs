@@ -1,0 +1,15 @@
+//! vaultgate: a fail-closed spine for release pipelines and autonomous build agents.
+//!
+//! Layers (arrows point down only): [`cli`] maps argv to typed calls into the families
+//! ([`manifest`], …), which use the shared modules ([`exit`], [`output`], [`report`], [`clock`],
+//! [`fsutil`], [`hash`], [`paths`]). The core never prints; every report goes through
+//! [`output::Printer`].
+
+pub mod cli;
+pub mod clock;
+pub mod exit;
+pub mod fsutil;
+pub mod hash;
+pub mod output;
+pub mod paths;
+pub mod report;

@@ -1,0 +1,241 @@
+//! The one place that writes to stdout and stderr.
+//!
+//! Every command hands a [`Render`] report to the [`Printer`], which knows `--json`, `--quiet`
+//! and colour. Text goes to stdout; `--json` gives one JSON document on stdout with the family's
+//! `schema` and a final `summary` carrying the verdict and the exit code. `--quiet` prints
+//! nothing on success and one summary line on stderr otherwise. A write failure (a closed pipe)
+//! never turns a failure into a pass: it is reported as exit 2 unless the verdict was already
+//! a failure.
+
+use std::io::{self, IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+
+use crate::exit::ExitStatus;
+
+/// A report any command can print as text or JSON.
+pub trait Render {
+    /// `vaultgate/<family>/v1`.
+    fn schema(&self) -> &'static str;
+    /// The verdict, decided once by the family.
+    fn status(&self) -> ExitStatus;
+    /// The report body as a JSON object (the printer adds `schema` and `summary.verdict` /
+    /// `summary.exit_code`).
+    fn to_json(&self) -> Map<String, Value>;
+    /// Human text, one line per item, ending with a summary line.
+    fn render_text(&self, style: &Style) -> String;
+    /// One line summarising the outcome (used by `--quiet` on failure).
+    fn summary_line(&self) -> String;
+}
+
+/// When to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    /// Always colour (overrides `NO_COLOR`).
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    /// Plain text, no escapes.
+    pub fn plain() -> Self {
+        Self { color: false }
+    }
+    fn paint(self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    /// Green.
+    pub fn good(self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    /// Red, bold.
+    pub fn bad(self, s: &str) -> String {
+        self.paint("1;31", s)
+    }
+    /// Yellow.
+    pub fn warn(self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    /// Bold.
+    pub fn bold(self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    /// The verdict word, coloured.
+    pub fn verdict(self, status: ExitStatus) -> String {
+        match status {
+            ExitStatus::Pass => self.good("PASS"),
+            ExitStatus::Fail => self.bad("FAIL"),
+            ExitStatus::Error => self.bad("ERROR"),
+        }
+    }
+}
+
+/// Knows the output mode; the only writer of reports.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    json: bool,
+    quiet: bool,
+    style: Style,
+    stderr_tty: bool,
+}
+
+impl Printer {
+    /// Resolve the output mode from the global flags and the environment.
+    pub fn new(json: bool, quiet: bool, color: ColorWhen) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => !no_color && io::stdout().is_terminal(),
+        };
+        Self {
+            json,
+            quiet,
+            style: Style { color },
+            stderr_tty: io::stderr().is_terminal(),
+        }
+    }
+
+    /// `--json` was given.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// The JSON document for a report: body, `schema`, and `summary.{verdict,exit_code}`.
+    pub fn json_document(report: &dyn Render) -> Value {
+        let mut body = report.to_json();
+        let status = report.status();
+        let mut summary = match body.remove("summary") {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        summary.insert("verdict".into(), Value::from(status.verdict()));
+        summary.insert("exit_code".into(), Value::from(status.code()));
+        body.insert("schema".into(), Value::from(report.schema()));
+        body.insert("summary".into(), Value::Object(summary));
+        Value::Object(body)
+    }
+
+    /// Print a report and return the exit status the process should end with.
+    pub fn emit(&self, report: &dyn Render) -> ExitStatus {
+        let status = report.status();
+        let written = if self.json {
+            let doc = Self::json_document(report);
+            serde_json::to_string_pretty(&doc)
+                .map_err(io::Error::other)
+                .and_then(|s| write_stdout(&s))
+        } else if self.quiet {
+            if status == ExitStatus::Pass {
+                Ok(())
+            } else {
+                write_stderr(&report.summary_line())
+            }
+        } else {
+            write_stdout(report.render_text(&self.style).trim_end_matches('\n'))
+        };
+        match written {
+            Ok(()) => status,
+            // The report could not be delivered: never a pass.
+            Err(_) => status.worst(ExitStatus::Error),
+        }
+    }
+
+    /// Print plain text that is the command's product (completions, a digest) to stdout.
+    pub fn product(&self, text: &str) -> ExitStatus {
+        match write_stdout(text.trim_end_matches('\n')) {
+            Ok(()) => ExitStatus::Pass,
+            Err(_) => ExitStatus::Error,
+        }
+    }
+
+    /// Report an error that stopped the command (exit 2). Text on stderr; with `--json`, also
+    /// an error document on stdout so a machine reader never parses an empty stream.
+    pub fn error(&self, message: &str) -> ExitStatus {
+        let _ = write_stderr(&format!("vaultgate: error: {message}"));
+        if self.json {
+            let doc = serde_json::json!({
+                "schema": "vaultgate/error/v1",
+                "error": message,
+                "summary": {"verdict": "error", "exit_code": ExitStatus::Error.code()},
+            });
+            if let Ok(s) = serde_json::to_string_pretty(&doc) {
+                let _ = write_stdout(&s);
+            }
+        }
+        ExitStatus::Error
+    }
+
+    /// A warning on stderr (suppressed by `--quiet`).
+    pub fn warn(&self, message: &str) {
+        if !self.quiet {
+            let _ = write_stderr(&format!("vaultgate: warning: {message}"));
+        }
+    }
+
+    /// A progress bar on stderr, only when stderr is a terminal, output is not quiet, and the
+    /// work is long enough to deserve one (`len >= threshold`).
+    pub fn progress(&self, len: u64, threshold: u64, what: &str) -> Progress {
+        if self.quiet || !self.stderr_tty || len < threshold {
+            return Progress::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} [{elapsed}<{eta}]")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_owned());
+        Progress(Some(bar))
+    }
+}
+
+/// A progress handle the core may tick; hidden when not on a terminal.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    /// A progress handle that shows nothing.
+    pub fn hidden() -> Self {
+        Self(None)
+    }
+    /// Advance by `n`.
+    pub fn inc(&self, n: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(n);
+        }
+    }
+    /// Remove the bar from the terminal.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn write_stdout(s: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+fn write_stderr(s: &str) -> io::Result<()> {
+    let mut err = io::stderr().lock();
+    err.write_all(s.as_bytes())?;
+    err.write_all(b"\n")?;
+    err.flush()
+}

@@ -1,0 +1,130 @@
+//! Findings and reports.
+//!
+//! A finding is data, an error means the check could not run (STYLE.md rule 7). Every family
+//! collects all its findings into a report and decides the verdict once. A family's finding
+//! codes are a kebab-case enum implementing [`FindingCode`]; the full list is pinned by a test
+//! so that a rename is a visible change.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// How bad a finding is. Every `Error` finding fails the check; `Warning` never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational: reported, never fails the check.
+    Warning,
+    /// Fails the check.
+    Error,
+}
+
+/// A family's stable, documented finding codes.
+pub trait FindingCode: Copy + 'static {
+    /// The kebab-case code, e.g. `manifest-hash-mismatch`.
+    fn as_str(self) -> &'static str;
+    /// Every code of the family, in documentation order.
+    fn all() -> &'static [Self];
+}
+
+/// One thing a check found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable kebab-case code.
+    pub code: &'static str,
+    /// Whether this finding fails the check.
+    pub severity: Severity,
+    /// What it is about: a path, an entry, a line (already escaped for display).
+    pub subject: String,
+    /// Lowercase sentence, user values in backticks, no trailing period.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding that fails the check.
+    pub fn error(
+        code: impl FindingCode,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code: code.as_str(),
+            severity: Severity::Error,
+            subject: subject.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A finding that is reported but does not fail the check.
+    pub fn warning(
+        code: impl FindingCode,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code: code.as_str(),
+            severity: Severity::Warning,
+            subject: subject.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `true` when none of the findings is an error.
+pub fn all_clear(findings: &[Finding]) -> bool {
+    findings.iter().all(|f| f.severity != Severity::Error)
+}
+
+/// Escape a name for display: printable ASCII and non-control Unicode stay, everything else
+/// (control characters, backslash, quotes) becomes an escape, so a hostile name can never
+/// move the cursor, forge a line or hide itself in a terminal or a log.
+pub fn escape_for_display(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || is_invisible_format(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Bytes that may not be UTF-8, escaped for display (invalid bytes become `\xNN`).
+pub fn escape_bytes_for_display(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&escape_for_display(chunk.valid()));
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+/// Bidi overrides and zero-width characters: legal Unicode that can disguise a name on screen.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_controls_and_invalid_bytes() {
+        assert_eq!(escape_for_display("a\nb\x1b[2J"), "a\\nb\\u{1b}[2J");
+        assert_eq!(escape_for_display("ok/é.txt"), "ok/é.txt");
+        assert_eq!(
+            escape_for_display("evil\u{202e}txt.exe"),
+            "evil\\u{202e}txt.exe"
+        );
+        assert_eq!(escape_bytes_for_display(b"a\xffb"), "a\\xffb");
+    }
+}
