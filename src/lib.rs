@@ -5,11 +5,15 @@
 //! [`fsutil`], [`hash`], [`paths`]). The core never prints; every report goes through
 //! [`output::Printer`].
 
+pub mod bundle;
 pub mod cli;
 pub mod clock;
+pub mod envelope;
 pub mod exit;
 pub mod fsutil;
+pub mod gate;
 pub mod hash;
+pub mod journal;
 pub mod output;
 pub mod paths;
 pub mod report;

@@ -1,0 +1,1 @@
+//! (bundle::extract — being written)

@@ -1,0 +1,1 @@
+//! (bundle::stream — being written)

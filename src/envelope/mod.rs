@@ -1,0 +1,1 @@
+//! Envelopes: policy checks of operations, protected files, budgets.

@@ -1,0 +1,1 @@
+//! The audit gate pipeline: audit → extract → verify manifest → required paths → checks → report.
