@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod gate;
 pub mod hash;
 pub mod journal;
+pub mod manifest;
 pub mod output;
 pub mod paths;
 pub mod report;

@@ -29,6 +29,18 @@ pub trait Render {
     fn summary_line(&self) -> String;
 }
 
+/// A `json!({...})` object literal as a map (any other value is wrapped under `value`).
+pub fn json_object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        other => {
+            let mut m = Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+    }
+}
+
 /// When to colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorWhen {

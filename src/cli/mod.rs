@@ -4,6 +4,7 @@
 //! input, calls the core, and hands the report to the [`Printer`].
 
 pub mod docs;
+mod manifest;
 
 use std::process::ExitCode;
 
@@ -59,6 +60,10 @@ struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write and verify sha256sum-compatible manifests
+    #[command(subcommand)]
+    Manifest(manifest::ManifestCmd),
+
     /// Print a shell completion script
     ///
     /// Example: `vaultgate completions bash > /etc/bash_completion.d/vaultgate`
@@ -100,6 +105,7 @@ pub fn run() -> ExitCode {
 
 fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     match command {
+        Command::Manifest(cmd) => manifest::dispatch(cmd, ctx),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "vaultgate", &mut out);

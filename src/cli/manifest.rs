@@ -1,0 +1,247 @@
+//! `vaultgate manifest generate | verify | digest`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+
+use super::Ctx;
+use crate::exit::ExitStatus;
+use crate::hash::{Sha256Digest, sha256_bytes};
+use crate::manifest::{self, GenerateOptions, MANIFEST_NAME, SymlinkPolicy, VerifyOptions};
+use crate::output::{Render, Style, json_object};
+
+const GENERATE_HELP: &str = "\
+Examples:
+  vaultgate manifest generate                    # ./manifest.txt for the current folder
+  vaultgate manifest generate dist -o dist.sha256
+  vaultgate manifest generate . --exclude '*.log' --exclude docs/build
+  vaultgate manifest generate dist -o -          # print instead of writing
+  sha256sum -c manifest.txt                      # GNU coreutils reads the result
+
+Exit codes:
+  0  manifest written
+  2  could not run: unreadable file, symlink or special file refused, bad glob, empty tree";
+
+const VERIFY_HELP: &str = "\
+Examples:
+  vaultgate manifest verify                      # ./manifest.txt against the current folder
+  vaultgate manifest verify -m dist/manifest.txt # the tree is the manifest's folder
+  vaultgate manifest verify dist --json | jq .summary
+
+Exit codes:
+  0  every listed file matches, none missing, nothing unlisted
+  1  a mismatch, a missing, unlisted or refused file (each reported)
+  2  could not run: malformed manifest (the line is named), unreadable file, bad flags";
+
+const DIGEST_HELP: &str = "\
+The SHA-256 of the manifest's bytes is the one value a CI gate pins: it commits to every
+listed path and digest at once. The manifest is parsed strictly first; a malformed manifest
+is refused (exit 2) rather than digested.
+
+Example:
+  vaultgate manifest digest dist/manifest.txt";
+
+/// Manifest commands.
+#[derive(Debug, Subcommand)]
+pub enum ManifestCmd {
+    /// Write a sorted, sha256sum-compatible manifest of a tree
+    ///
+    /// Lines are `<64 lowercase hex>  <path>`, `/` separators, sorted by path bytes, with a final
+    /// newline: the same tree gives the same bytes whatever the walk order or thread count. Names
+    /// with `\`, LF or CR are written in sha256sum's escaped form; a file named `-` as `./-`.
+    /// Files are hashed in parallel and streamed; the manifest is written atomically.
+    #[command(after_help = GENERATE_HELP)]
+    Generate(GenerateArgs),
+
+    /// Check a tree against a manifest, strictly
+    ///
+    /// Reads our manifests and anything GNU sha256sum writes (text and binary markers, escaped
+    /// names, --tag lines), plus `#` comments, CRLF endings and upper-case hex. Unlike
+    /// `sha256sum -c`, a malformed line is an error, and files present but not listed fail.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
+
+    /// Print the SHA-256 of a manifest's bytes (the value to pin in CI)
+    #[command(after_help = DIGEST_HELP)]
+    Digest(DigestArgs),
+}
+
+/// Walk options shared by generate and verify.
+#[derive(Debug, Args)]
+pub struct WalkArgs {
+    /// Leave out paths matching GLOB (repeatable)
+    ///
+    /// A glob without `/` matches a name at any depth (`*.log`); a glob with `/` matches the
+    /// whole relative path (`docs/build`, `src/**/*.tmp`). `*` does not cross `/`; `**` does.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    excludes: Vec<String>,
+
+    /// Do not skip the default byproducts
+    ///
+    /// By default `.git/`, `target/`, `__pycache__/`, `.pytest_cache/`, `node_modules/`,
+    /// `*.pyc` and `.DS_Store` are left out at any depth.
+    #[arg(long)]
+    no_default_excludes: bool,
+
+    /// What to do with symlinks: refuse (the default) reports each one and fails
+    #[arg(long, value_enum, default_value_t = SymlinkPolicy::Refuse, value_name = "POLICY")]
+    symlinks: SymlinkPolicy,
+
+    /// Hashing threads (0 = one per core)
+    #[arg(long, default_value_t = 0, env = "VAULTGATE_THREADS", value_name = "N")]
+    threads: usize,
+
+    /// Accept an empty tree (generate) or a manifest listing nothing (verify)
+    #[arg(long)]
+    allow_empty: bool,
+}
+
+/// Arguments of `manifest generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The tree to list
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+
+    /// Where to write the manifest (`-` for stdout) [default: DIR/manifest.txt]
+    ///
+    /// When it lies inside DIR it is left out of the listing.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    #[command(flatten)]
+    walk: WalkArgs,
+}
+
+/// Arguments of `manifest verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The tree to check [default: the manifest's folder, else `.`]
+    dir: Option<PathBuf>,
+
+    /// The manifest to check against [default: DIR/manifest.txt]
+    #[arg(short, long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+
+    /// Report files present but not listed as warnings instead of failing
+    #[arg(long)]
+    allow_unlisted: bool,
+
+    #[command(flatten)]
+    walk: WalkArgs,
+}
+
+/// Arguments of `manifest digest`.
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// The manifest file
+    #[arg(default_value = MANIFEST_NAME)]
+    file: PathBuf,
+}
+
+/// Run a manifest command.
+pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+    match cmd {
+        ManifestCmd::Generate(a) => {
+            let to_stdout = a.output.as_deref() == Some(std::path::Path::new("-"));
+            let mut opts = GenerateOptions::new(a.dir.clone());
+            if let Some(o) = a.output.filter(|_| !to_stdout) {
+                opts.output = o;
+            }
+            apply_walk(
+                &a.walk,
+                &mut opts.excludes,
+                &mut opts.default_excludes,
+                &mut opts.symlinks,
+                &mut opts.threads,
+            );
+            opts.allow_empty = a.walk.allow_empty;
+            let progress = ctx.printer.progress(0, u64::MAX, "hashing");
+            let (report, bytes) = manifest::generate_to(&opts, &progress, to_stdout)?;
+            if to_stdout {
+                return Ok(ctx.printer.product(&String::from_utf8_lossy(&bytes)));
+            }
+            Ok(ctx.printer.emit(&report))
+        }
+        ManifestCmd::Verify(a) => {
+            let (root, manifest) = match (a.dir, a.manifest) {
+                (Some(d), Some(m)) => (d, m),
+                (Some(d), None) => (d.clone(), d.join(MANIFEST_NAME)),
+                (None, Some(m)) => (crate::fsutil::parent_dir(&m).to_path_buf(), m),
+                (None, None) => (PathBuf::from("."), PathBuf::from(MANIFEST_NAME)),
+            };
+            let mut opts = VerifyOptions::new(root);
+            opts.manifest = manifest;
+            opts.allow_unlisted = a.allow_unlisted;
+            opts.allow_empty = a.walk.allow_empty;
+            apply_walk(
+                &a.walk,
+                &mut opts.excludes,
+                &mut opts.default_excludes,
+                &mut opts.symlinks,
+                &mut opts.threads,
+            );
+            let progress = ctx.printer.progress(0, u64::MAX, "verifying");
+            let report = manifest::verify(&opts, &progress)?;
+            Ok(ctx.printer.emit(&report))
+        }
+        ManifestCmd::Digest(a) => {
+            let bytes = crate::fsutil::read(&a.file)?;
+            let lines =
+                manifest::parse(&bytes).map_err(|e| manifest::ManifestError::Malformed {
+                    manifest: a.file.clone(),
+                    line: e.line,
+                    reason: e.reason,
+                })?;
+            let report = DigestReport {
+                file: a.file,
+                digest: sha256_bytes(&bytes),
+                entries: lines.len(),
+            };
+            Ok(ctx.printer.emit(&report))
+        }
+    }
+}
+
+fn apply_walk(
+    w: &WalkArgs,
+    excludes: &mut Vec<String>,
+    defaults: &mut bool,
+    symlinks: &mut SymlinkPolicy,
+    threads: &mut usize,
+) {
+    excludes.clone_from(&w.excludes);
+    *defaults = !w.no_default_excludes;
+    *symlinks = w.symlinks;
+    *threads = w.threads;
+}
+
+struct DigestReport {
+    file: PathBuf,
+    digest: Sha256Digest,
+    entries: usize,
+}
+
+impl Render for DigestReport {
+    fn schema(&self) -> &'static str {
+        "vaultgate/manifest/v1"
+    }
+    fn status(&self) -> ExitStatus {
+        ExitStatus::Pass
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        json_object(json!({
+            "command": "digest",
+            "manifest": self.file.to_string_lossy(),
+            "manifest_sha256": self.digest.to_hex(),
+            "summary": {"entries": self.entries},
+        }))
+    }
+    fn render_text(&self, _style: &Style) -> String {
+        format!("{}\n", self.digest)
+    }
+    fn summary_line(&self) -> String {
+        format!("manifest digest: {}", self.digest)
+    }
+}

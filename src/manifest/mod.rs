@@ -1,0 +1,154 @@
+//! Manifests: `manifest.txt` files that GNU `sha256sum -c` and `vaultgate manifest verify` both
+//! read, written deterministically (same tree → same bytes, whatever the walk order or thread
+//! count) and verified strictly (every listed file matches, nothing is missing, nothing is
+//! unlisted, and a malformed line is an error, never skipped).
+
+mod format;
+mod generate;
+mod hashing;
+mod verify;
+mod walk;
+
+use std::path::PathBuf;
+
+pub use format::{LineError, ManifestEntry, ParsedLine, parse, render};
+pub use generate::{GenerateOptions, GenerateReport, compute, generate, generate_to};
+pub use verify::{FileResult, FileStatus, VerifyOptions, VerifyReport, verify};
+pub use walk::{DEFAULT_EXCLUDED_DIRS, DEFAULT_EXCLUDED_FILES, SymlinkPolicy};
+
+use crate::fsutil::FsError;
+use crate::report::FindingCode;
+
+/// The default manifest file name.
+pub const MANIFEST_NAME: &str = "manifest.txt";
+
+/// Errors that stop a manifest command (exit 2). Check failures are findings, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// A manifest line is malformed.
+    #[error("malformed manifest `{}` line {line}: {reason}", manifest.display())]
+    Malformed {
+        /// The manifest file.
+        manifest: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The manifest lists nothing.
+    #[error("manifest `{}` lists no files\nhelp: pass --allow-empty if an empty manifest is expected", .0.display())]
+    EmptyManifest(PathBuf),
+    /// The tree has no files.
+    #[error("no files to list under `{}`\nhelp: pass --allow-empty if an empty tree is expected", .0.display())]
+    EmptyTree(PathBuf),
+    /// The root is not a directory.
+    #[error("`{}` is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// An exclude glob does not compile.
+    #[error("invalid exclude glob `{glob}`: {reason}")]
+    BadGlob {
+        /// The glob.
+        glob: String,
+        /// Why.
+        reason: String,
+    },
+    /// Entries that cannot be listed (symlinks under `refuse`, special files, non-UTF-8 names).
+    #[error("refusing to write a manifest of `{}`: {}", root.display(), list(problems))]
+    Refused {
+        /// The tree.
+        root: PathBuf,
+        /// One line per offending entry.
+        problems: Vec<String>,
+    },
+    /// Files that could not be read while generating.
+    #[error("cannot read {} file(s) under `{}`: {}", files.len(), root.display(), list(files))]
+    Unreadable {
+        /// The tree.
+        root: PathBuf,
+        /// One line per unreadable file.
+        files: Vec<String>,
+    },
+    /// An I/O error on a named file.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+fn list(items: &[String]) -> String {
+    let mut s = String::new();
+    for i in items {
+        s.push_str("\n  ");
+        s.push_str(i);
+    }
+    s
+}
+
+/// Stable finding codes of the manifest family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// A listed file's content differs from its digest.
+    HashMismatch,
+    /// A listed file does not exist.
+    MissingFile,
+    /// A listed file could not be read.
+    UnreadableFile,
+    /// A listed path is a directory or another non-file.
+    NotAFile,
+    /// A symlink where the policy refuses them.
+    Symlink,
+    /// A FIFO, socket or device in the tree.
+    SpecialFile,
+    /// A name in the tree that is not valid UTF-8.
+    NonUtf8Name,
+    /// A file present in the tree but not listed.
+    UnlistedFile,
+}
+
+impl FindingCode for Code {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::HashMismatch => "manifest-hash-mismatch",
+            Self::MissingFile => "manifest-missing-file",
+            Self::UnreadableFile => "manifest-unreadable-file",
+            Self::NotAFile => "manifest-not-a-file",
+            Self::Symlink => "manifest-symlink",
+            Self::SpecialFile => "manifest-special-file",
+            Self::NonUtf8Name => "manifest-non-utf8-name",
+            Self::UnlistedFile => "manifest-unlisted-file",
+        }
+    }
+    fn all() -> &'static [Self] {
+        &[
+            Self::HashMismatch,
+            Self::MissingFile,
+            Self::UnreadableFile,
+            Self::NotAFile,
+            Self::Symlink,
+            Self::SpecialFile,
+            Self::NonUtf8Name,
+            Self::UnlistedFile,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finding_codes_are_pinned() {
+        let all: Vec<&str> = Code::all().iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            all,
+            [
+                "manifest-hash-mismatch",
+                "manifest-missing-file",
+                "manifest-unreadable-file",
+                "manifest-not-a-file",
+                "manifest-symlink",
+                "manifest-special-file",
+                "manifest-non-utf8-name",
+                "manifest-unlisted-file",
+            ]
+        );
+    }
+}

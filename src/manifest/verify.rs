@@ -1,0 +1,475 @@
+//! `manifest verify`: every listed file must match, none may be missing, none unlisted.
+//!
+//! Listed files are checked even when an exclude would hide them from the walk (excludes only
+//! decide which *unlisted* files are reported). A listed path is resolved component by
+//! component without following symlinks (unless the policy says `follow`), so a link in a
+//! parent folder cannot redirect the check outside the tree.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::walk::{self, Excludes, ProblemKind, SymlinkPolicy, WalkedFile};
+use super::{Code, ManifestError, hashing, parse};
+use crate::exit::ExitStatus;
+use crate::fsutil;
+use crate::hash::{Sha256Digest, sha256_bytes};
+use crate::output::{Progress, Render, Style, json_object};
+use crate::report::{Finding, Severity, all_clear, escape_for_display};
+
+/// What to verify against what.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The tree.
+    pub root: PathBuf,
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// Report unlisted files as warnings instead of failures.
+    pub allow_unlisted: bool,
+    /// Accept a manifest that lists nothing.
+    pub allow_empty: bool,
+    /// Extra exclude globs (for the unlisted check).
+    pub excludes: Vec<String>,
+    /// Apply the default excludes (for the unlisted check).
+    pub default_excludes: bool,
+    /// What to do with symlinks.
+    pub symlinks: SymlinkPolicy,
+    /// Hashing threads; 0 = one per core.
+    pub threads: usize,
+}
+
+impl VerifyOptions {
+    /// Strict defaults for `root` with the manifest at `root/manifest.txt`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        Self {
+            manifest: root.join(super::MANIFEST_NAME),
+            root,
+            allow_unlisted: false,
+            allow_empty: false,
+            excludes: Vec::new(),
+            default_excludes: true,
+            symlinks: SymlinkPolicy::Refuse,
+            threads: 0,
+        }
+    }
+}
+
+/// The outcome for one listed file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Content matches.
+    Ok,
+    /// Content differs.
+    Mismatch,
+    /// Not there.
+    Missing,
+    /// Could not be read.
+    Unreadable,
+    /// A directory or another non-file.
+    NotAFile,
+    /// A symlink (refused by policy).
+    Symlink,
+}
+
+impl FileStatus {
+    /// The word used in text and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Mismatch => "mismatch",
+            Self::Missing => "missing",
+            Self::Unreadable => "unreadable",
+            Self::NotAFile => "not-a-file",
+            Self::Symlink => "symlink",
+        }
+    }
+}
+
+/// One listed file's result.
+#[derive(Debug, Clone)]
+pub struct FileResult {
+    /// Path as listed (normalised).
+    pub path: String,
+    /// Manifest line number.
+    pub line: usize,
+    /// Outcome.
+    pub status: FileStatus,
+    /// The manifest's digest.
+    pub expected: Sha256Digest,
+    /// The file's digest, when it could be read.
+    pub actual: Option<Sha256Digest>,
+    /// Extra detail (the I/O error).
+    pub detail: Option<String>,
+}
+
+/// The verification report.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The tree.
+    pub root: PathBuf,
+    /// The manifest.
+    pub manifest: PathBuf,
+    /// SHA-256 of the manifest bytes.
+    pub manifest_digest: Sha256Digest,
+    /// Every listed file, in manifest order.
+    pub files: Vec<FileResult>,
+    /// Files present but not listed, sorted.
+    pub unlisted: Vec<String>,
+    /// Whether unlisted files are tolerated.
+    pub allow_unlisted: bool,
+    /// Entries in the tree that are refused whatever the manifest says.
+    pub tree_findings: Vec<Finding>,
+    /// A tree entry could not be read (forces exit 2).
+    pub tree_unreadable: bool,
+}
+
+enum Resolved {
+    File(PathBuf),
+    Missing,
+    NotAFile,
+    Symlink,
+    Unreadable(String),
+}
+
+/// Resolve `rel` under `root` one component at a time, never following a link unless asked.
+fn resolve(root: &Path, rel: &str, policy: SymlinkPolicy) -> Resolved {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut p = root.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        p.push(part);
+        let last = i + 1 == parts.len();
+        let meta = match fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Resolved::Missing,
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Resolved::Missing,
+            Err(e) => return Resolved::Unreadable(e.to_string()),
+        };
+        let meta = if meta.file_type().is_symlink() {
+            match policy {
+                SymlinkPolicy::Refuse => return Resolved::Symlink,
+                SymlinkPolicy::Skip => return Resolved::Missing,
+                SymlinkPolicy::Follow => match fs::metadata(&p) {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Resolved::Missing,
+                    Err(e) => return Resolved::Unreadable(e.to_string()),
+                },
+            }
+        } else {
+            meta
+        };
+        if last {
+            return if meta.is_file() {
+                Resolved::File(p)
+            } else {
+                Resolved::NotAFile
+            };
+        }
+        if !meta.is_dir() {
+            return Resolved::Missing;
+        }
+    }
+    Resolved::Missing
+}
+
+/// Verify `opts.root` against `opts.manifest`.
+pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport, ManifestError> {
+    let bytes = fsutil::read(&opts.manifest)?;
+    let lines = parse(&bytes).map_err(|e| ManifestError::Malformed {
+        manifest: opts.manifest.clone(),
+        line: e.line,
+        reason: e.reason,
+    })?;
+    if lines.is_empty() && !opts.allow_empty {
+        return Err(ManifestError::EmptyManifest(opts.manifest.clone()));
+    }
+    if !opts.root.is_dir() {
+        return Err(ManifestError::NotADirectory(opts.root.clone()));
+    }
+    let excludes = Excludes::new(&opts.excludes, opts.default_excludes)?;
+    let omit = walk::rel_inside(&opts.root, &opts.manifest);
+    let tree = walk::walk(&opts.root, &excludes, opts.symlinks, omit.as_deref());
+    let listed: HashSet<&str> = lines.iter().map(|l| l.entry.path.as_str()).collect();
+    let walked: HashSet<&str> = tree.files.iter().map(|f| f.rel.as_str()).collect();
+
+    // Decide what to hash: listed files the walk found, plus listed files it excluded.
+    let mut files: Vec<FileResult> = Vec::with_capacity(lines.len());
+    let mut to_hash: Vec<WalkedFile> = Vec::new();
+    let mut hash_slot: Vec<usize> = Vec::new();
+    for l in &lines {
+        let (status, detail, abs) = if walked.contains(l.entry.path.as_str()) {
+            (
+                FileStatus::Ok,
+                None,
+                Some(
+                    l.entry
+                        .path
+                        .split('/')
+                        .fold(opts.root.clone(), |p, c| p.join(c)),
+                ),
+            )
+        } else {
+            match resolve(&opts.root, &l.entry.path, opts.symlinks) {
+                Resolved::File(p) => (FileStatus::Ok, None, Some(p)),
+                Resolved::Missing => (FileStatus::Missing, None, None),
+                Resolved::NotAFile => (FileStatus::NotAFile, None, None),
+                Resolved::Symlink => (FileStatus::Symlink, None, None),
+                Resolved::Unreadable(e) => (FileStatus::Unreadable, Some(e), None),
+            }
+        };
+        if let Some(abs) = abs {
+            hash_slot.push(files.len());
+            to_hash.push(WalkedFile {
+                rel: l.entry.path.clone(),
+                len: 0,
+                abs,
+            });
+        }
+        files.push(FileResult {
+            path: l.entry.path.clone(),
+            line: l.line,
+            status,
+            expected: l.entry.digest,
+            actual: None,
+            detail,
+        });
+    }
+    let hashes = hashing::hash_all(&to_hash, opts.threads, progress);
+    progress.finish();
+    for (slot, h) in hash_slot.into_iter().zip(hashes) {
+        let f = &mut files[slot];
+        match h {
+            Ok(d) => {
+                f.actual = Some(d);
+                f.status = if d == f.expected {
+                    FileStatus::Ok
+                } else {
+                    FileStatus::Mismatch
+                };
+            }
+            Err(e) => {
+                f.status = FileStatus::Unreadable;
+                f.detail = Some(e);
+            }
+        }
+    }
+
+    let unlisted: Vec<String> = tree
+        .files
+        .iter()
+        .filter(|f| !listed.contains(f.rel.as_str()))
+        .map(|f| f.rel.clone())
+        .collect();
+    let listed_shown: HashSet<String> = lines
+        .iter()
+        .map(|l| escape_for_display(&l.entry.path))
+        .collect();
+    let mut tree_findings = Vec::new();
+    let mut tree_unreadable = false;
+    for p in tree
+        .problems
+        .iter()
+        .filter(|p| !listed_shown.contains(&p.rel))
+    {
+        let (code, msg) = match &p.kind {
+            ProblemKind::Symlink => (
+                Code::Symlink,
+                "symlink in the tree; help: --symlinks follow|skip to choose".to_owned(),
+            ),
+            ProblemKind::Special => (
+                Code::SpecialFile,
+                "FIFO, socket or device in the tree".to_owned(),
+            ),
+            ProblemKind::NonUtf8 => (Code::NonUtf8Name, "name is not valid UTF-8".to_owned()),
+            ProblemKind::Unreadable(e) => {
+                tree_unreadable = true;
+                (Code::UnreadableFile, format!("cannot read: {e}"))
+            }
+        };
+        tree_findings.push(Finding::error(code, p.rel.clone(), msg));
+    }
+    Ok(VerifyReport {
+        root: opts.root.clone(),
+        manifest: opts.manifest.clone(),
+        manifest_digest: sha256_bytes(&bytes),
+        files,
+        unlisted,
+        allow_unlisted: opts.allow_unlisted,
+        tree_findings,
+        tree_unreadable,
+    })
+}
+
+impl VerifyReport {
+    /// Every finding: listed files that are not ok, unlisted files, refused tree entries.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for f in &self.files {
+            let subject = escape_for_display(&f.path);
+            let finding = match f.status {
+                FileStatus::Ok => continue,
+                FileStatus::Mismatch => Finding::error(
+                    Code::HashMismatch,
+                    subject,
+                    format!(
+                        "checksum mismatch: manifest says `{}`, file has `{}`",
+                        f.expected,
+                        f.actual.map(|d| d.to_hex()).unwrap_or_default()
+                    ),
+                ),
+                FileStatus::Missing => {
+                    Finding::error(Code::MissingFile, subject, "listed file is missing")
+                }
+                FileStatus::Unreadable => Finding::error(
+                    Code::UnreadableFile,
+                    subject,
+                    format!(
+                        "cannot read: {}",
+                        f.detail.as_deref().unwrap_or("unknown error")
+                    ),
+                ),
+                FileStatus::NotAFile => {
+                    Finding::error(Code::NotAFile, subject, "listed path is not a regular file")
+                }
+                FileStatus::Symlink => Finding::error(
+                    Code::Symlink,
+                    subject,
+                    "listed path is or passes through a symlink; help: --symlinks follow to check its target",
+                ),
+            };
+            out.push(finding);
+        }
+        for u in &self.unlisted {
+            let msg = "file is present but not listed";
+            out.push(if self.allow_unlisted {
+                Finding::warning(Code::UnlistedFile, escape_for_display(u), msg)
+            } else {
+                Finding::error(Code::UnlistedFile, escape_for_display(u), msg)
+            });
+        }
+        out.extend(self.tree_findings.iter().cloned());
+        out
+    }
+
+    fn count(&self, s: FileStatus) -> usize {
+        self.files.iter().filter(|f| f.status == s).count()
+    }
+}
+
+impl Render for VerifyReport {
+    fn schema(&self) -> &'static str {
+        "vaultgate/manifest/v1"
+    }
+    fn status(&self) -> ExitStatus {
+        if self.tree_unreadable || self.count(FileStatus::Unreadable) > 0 {
+            ExitStatus::Error
+        } else {
+            ExitStatus::pass_if(all_clear(&self.findings()))
+        }
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        let files: Vec<Value> = self
+            .files
+            .iter()
+            .map(|f| {
+                json!({
+                    "path": f.path,
+                    "line": f.line,
+                    "status": f.status.as_str(),
+                    "expected": f.expected.to_hex(),
+                    "actual": f.actual.map(|d| d.to_hex()),
+                    "detail": f.detail,
+                })
+            })
+            .collect();
+        json_object(json!({
+            "command": "verify",
+            "root": self.root.to_string_lossy(),
+            "manifest": self.manifest.to_string_lossy(),
+            "manifest_sha256": self.manifest_digest.to_hex(),
+            "files": files,
+            "unlisted": self.unlisted,
+            "findings": self.findings(),
+            "summary": {
+                "listed": self.files.len(),
+                "ok": self.count(FileStatus::Ok),
+                "mismatch": self.count(FileStatus::Mismatch),
+                "missing": self.count(FileStatus::Missing),
+                "unreadable": self.count(FileStatus::Unreadable),
+                "not_a_file": self.count(FileStatus::NotAFile),
+                "symlink": self.count(FileStatus::Symlink),
+                "unlisted": self.unlisted.len(),
+                "unlisted_allowed": self.allow_unlisted,
+            },
+        }))
+    }
+    fn render_text(&self, style: &Style) -> String {
+        let mut out = String::new();
+        for f in &self.files {
+            let word = f.status.as_str().to_uppercase();
+            let word = if f.status == FileStatus::Ok {
+                style.good("ok")
+            } else {
+                style.bad(&word)
+            };
+            out.push_str(&format!("{word:<10} {}", escape_for_display(&f.path)));
+            if f.status == FileStatus::Mismatch {
+                let actual = f.actual.map(|d| d.to_hex()).unwrap_or_default();
+                out.push_str(&format!(
+                    "  manifest says {}, file has {actual}",
+                    f.expected
+                ));
+            }
+            if let Some(d) = &f.detail {
+                out.push_str(&format!("  {d}"));
+            }
+            out.push('\n');
+        }
+        for u in &self.unlisted {
+            let word = if self.allow_unlisted {
+                style.warn("unlisted")
+            } else {
+                style.bad("UNLISTED")
+            };
+            out.push_str(&format!("{word:<10} {}\n", escape_for_display(u)));
+        }
+        for f in &self.tree_findings {
+            out.push_str(&format!(
+                "{:<10} {}  {}\n",
+                style.bad("REFUSED"),
+                f.subject,
+                f.message
+            ));
+        }
+        let warnings = self
+            .findings()
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count();
+        out.push_str(&format!(
+            "{}: {}\n",
+            style.bold("manifest verify"),
+            self.summary_line()
+        ));
+        if warnings > 0 {
+            out.push_str(&format!("{warnings} warning(s)\n"));
+        }
+        out
+    }
+    fn summary_line(&self) -> String {
+        format!(
+            "{}: {} listed, {} ok, {} mismatch, {} missing, {} unreadable, {} unlisted (manifest sha256 {})",
+            self.status().verdict().to_uppercase(),
+            self.files.len(),
+            self.count(FileStatus::Ok),
+            self.count(FileStatus::Mismatch),
+            self.count(FileStatus::Missing),
+            self.count(FileStatus::Unreadable) + usize::from(self.tree_unreadable),
+            self.unlisted.len(),
+            self.manifest_digest
+        )
+    }
+}
