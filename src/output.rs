@@ -161,8 +161,9 @@ impl Printer {
         };
         match written {
             Ok(()) => status,
-            // The report could not be delivered: never a pass.
-            Err(_) => status.worst(ExitStatus::Error),
+            // The report could not be delivered: never a pass; a failure keeps its own code.
+            Err(_) if status == ExitStatus::Pass => ExitStatus::Error,
+            Err(_) => status,
         }
     }
 
