@@ -159,11 +159,11 @@ impl Printer {
         } else {
             write_stdout(report.render_text(&self.style).trim_end_matches('\n'))
         };
-        match written {
-            Ok(()) => status,
-            // The report could not be delivered: never a pass; a failure keeps its own code.
-            Err(_) if status == ExitStatus::Pass => ExitStatus::Error,
-            Err(_) => status,
+        // A report that could not be delivered is never a pass; a failure keeps its own code.
+        if written.is_err() && status == ExitStatus::Pass {
+            ExitStatus::Error
+        } else {
+            status
         }
     }
 
