@@ -515,7 +515,210 @@ fn second_opinion<R: Read + Seek>(report: &mut AuditReport, reader: &mut R) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testkit::{E, build, extra};
     use super::*;
+
+    fn codes_with(entries: &[E], opts: &AuditOptions) -> Vec<&'static str> {
+        audit_bytes(&build(entries), opts)
+            .findings
+            .iter()
+            .map(|f| f.code)
+            .collect()
+    }
+
+    fn codes(entries: &[E]) -> Vec<&'static str> {
+        codes_with(entries, &AuditOptions::default())
+    }
+
+    fn has(entries: &[E], code: &str) {
+        let got = codes(entries);
+        assert!(got.contains(&code), "expected `{code}`, got {got:?}");
+    }
+
+    fn deep() -> AuditOptions {
+        AuditOptions {
+            deep: true,
+            ..AuditOptions::default()
+        }
+    }
+
+    #[test]
+    fn names_are_checked_through_the_audit() {
+        has(&[E::stored("../../etc/passwd", b"x")], "zip-path-traversal");
+        has(&[E::stored("", b"")], "zip-name-empty");
+        let r = audit_bytes(
+            &build(&[E::stored("a\x1b[2Jb", b"")]),
+            &AuditOptions::default(),
+        );
+        assert_eq!(r.finding_entries, vec![Some(0)]);
+        assert_eq!(r.findings[0].subject, "a\\u{1b}[2Jb");
+        let r = audit_bytes(
+            &build(&[E::stored("a\x1bb", b"")]),
+            &AuditOptions::default(),
+        );
+        assert_eq!(r.findings[0].code, "zip-name-control-char");
+        assert_eq!(r.findings[0].subject, "a\\u{1b}b");
+        // Valid UTF-8 without the 0x800 flag is fine; invalid bytes are not.
+        assert!(codes(&[E::stored("世界", b"")]).is_empty());
+        has(&[E::stored(b"\x93\xfa\x96\x7b", b"")], "zip-name-encoding");
+        let long = "a/".repeat(600) + "x";
+        has(&[E::stored(long, b"")], "zip-name-too-long");
+    }
+
+    #[test]
+    fn duplicates_and_collisions_are_found() {
+        has(
+            &[E::stored("a", b""), E::stored("a", b"")],
+            "zip-duplicate-name",
+        );
+        has(
+            &[E::stored("lib/x", b""), E::stored("lib//./x", b"")],
+            "zip-duplicate-normalized",
+        );
+        has(
+            &[E::stored("a/b", b""), E::dir("a/b/")],
+            "zip-duplicate-normalized",
+        );
+        has(
+            &[E::stored("caf\u{e9}", b""), E::stored("cafe\u{301}", b"")],
+            "zip-unicode-collision",
+        );
+        has(
+            &[E::stored("README", b""), E::stored("readme", b"")],
+            "zip-case-collision",
+        );
+        has(
+            &[E::stored("a/b", b""), E::stored("a/b/c", b"")],
+            "zip-file-is-parent",
+        );
+        has(
+            &[E::stored("A", b""), E::stored("a/c", b"")],
+            "zip-file-is-parent",
+        );
+        assert!(codes(&[E::dir("a/"), E::stored("a/b", b""), E::stored("a/c", b"")]).is_empty());
+    }
+
+    #[test]
+    fn only_regular_files_and_directories_are_allowed() {
+        has(
+            &[E::stored("l", b"../target").mode(0o120_777)],
+            "zip-symlink",
+        );
+        // Whatever the "made by" host says.
+        let mut e = E::stored("l", b"../target").mode(0o120_777);
+        e.made_by = 0x0014;
+        has(&[e], "zip-symlink");
+        has(&[E::stored("p", b"").mode(0o010_644)], "zip-special-file");
+        has(&[E::stored("d", b"").mode(0o060_644)], "zip-special-file");
+        let mut e = E::stored("h", b"");
+        e.cextra = extra(0x000d, b"012345678901target");
+        has(&[e], "zip-hard-link");
+        has(&[E::stored("d", b"").mode(0o040_755)], "zip-type-mismatch");
+        has(
+            &[E::stored("d/", b"data").mode(0o040_755)],
+            "zip-dir-with-data",
+        );
+    }
+
+    #[test]
+    fn content_rules() {
+        let mut e = E::stored("a", b"x");
+        e.flags = 1;
+        has(&[e], "zip-encrypted");
+        let mut e = E::stored("a", b"x");
+        e.method = 12;
+        has(&[e], "zip-unsupported-method");
+        let mut e = E::stored("a", b"x");
+        e.flags = 0x0020;
+        has(&[e], "zip-unknown-flags");
+        let mut e = E::stored("a", b"xyz");
+        e.usize = 2;
+        has(&[e], "zip-stored-size-mismatch");
+        has(
+            &[E::deflated("z", vec![0u8; 1 << 20])],
+            "zip-ratio-exceeded",
+        );
+        let opts = AuditOptions {
+            max_ratio: 10_000,
+            ..AuditOptions::default()
+        };
+        assert!(codes_with(&[E::deflated("z", vec![0u8; 1 << 20])], &opts).is_empty());
+    }
+
+    #[test]
+    fn limits_apply() {
+        let three = [
+            E::stored("a", b"12345"),
+            E::stored("b", b"12345"),
+            E::stored("c", b"1"),
+        ];
+        let opts = AuditOptions {
+            max_entries: 2,
+            ..AuditOptions::default()
+        };
+        assert_eq!(codes_with(&three, &opts), ["zip-too-many-entries"]);
+        let opts = AuditOptions {
+            max_total_size: 10,
+            ..AuditOptions::default()
+        };
+        assert_eq!(codes_with(&three, &opts), ["zip-total-size-exceeded"]);
+        let opts = AuditOptions {
+            max_name_len: 0,
+            ..AuditOptions::default()
+        };
+        assert!(codes_with(&three, &opts).contains(&"zip-name-too-long"));
+    }
+
+    #[test]
+    fn byproducts_fail_unless_allowed() {
+        let e = [E::dir("__pycache__/"), E::stored("__pycache__/m.pyc", b"")];
+        has(&e, "zip-byproduct");
+        let opts = AuditOptions {
+            allow_byproducts: true,
+            ..AuditOptions::default()
+        };
+        assert!(codes_with(&e, &opts).is_empty());
+    }
+
+    #[test]
+    fn deep_checks_actual_data() {
+        let mut e = E::deflated("a", b"hello hello hello");
+        e.crc ^= 1;
+        assert_eq!(codes_with(&[e.clone()], &deep()), ["zip-data-crc-mismatch"]);
+        // Without --deep the CRC is not computed.
+        assert!(codes(&[e]).is_empty());
+        let mut e = E::deflated("a", b"hello hello hello");
+        e.usize += 1;
+        assert_eq!(codes_with(&[e], &deep()), ["zip-data-size-mismatch"]);
+        let mut e = E::deflated("a", b"hello hello hello");
+        e.data.extend_from_slice(b"junk");
+        assert_eq!(codes_with(&[e], &deep()), ["zip-data-corrupt"]);
+        let opts = AuditOptions {
+            max_total_size: 100,
+            deep: true,
+            ..AuditOptions::default()
+        };
+        let mut e = E::deflated("a", vec![7u8; 5000]);
+        e.usize = 50;
+        let got = codes_with(&[e], &opts);
+        assert!(
+            got.contains(&"zip-data-over-limit") || got.contains(&"zip-data-size-mismatch"),
+            "{got:?}"
+        );
+        let mut e = E::deflated("a", vec![7u8; 5000]);
+        e.usize = 50;
+        let opts = AuditOptions {
+            max_total_size: 10,
+            deep: true,
+            max_ratio: 10_000,
+            ..AuditOptions::default()
+        };
+        assert!(codes_with(&[e], &opts).contains(&"zip-data-over-limit"));
+        // A corrupt block header is found even without --deep.
+        let mut e = E::deflated("a", b"x");
+        e.data = vec![0xff; 32];
+        assert_eq!(codes(&[e]), ["zip-data-corrupt"]);
+    }
 
     #[test]
     fn byproducts_are_recognised() {

@@ -29,3 +29,6 @@ pub fn parse(data: &[u8]) -> AuditReport {
     };
     audit_bytes(data, &opts)
 }
+
+#[cfg(test)]
+pub(crate) mod testkit;

@@ -1129,3 +1129,249 @@ fn find_signature<R: Read + Seek>(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // test archives are tiny
+mod tests {
+    use super::super::testkit::{E, build, build_with, extra, set16, set32};
+    use crate::bundle::{AuditOptions, audit_bytes};
+
+    fn codes(bytes: &[u8]) -> Vec<&'static str> {
+        audit_bytes(bytes, &AuditOptions::default())
+            .findings
+            .iter()
+            .map(|f| f.code)
+            .collect()
+    }
+
+    fn has(bytes: &[u8], code: &str) {
+        let got = codes(bytes);
+        assert!(got.contains(&code), "expected `{code}`, got {got:?}");
+    }
+
+    fn two() -> Vec<E> {
+        vec![
+            E::stored("a.txt", b"hello"),
+            E::deflated("b.txt", b"world world world"),
+        ]
+    }
+
+    #[test]
+    fn a_clean_archive_has_no_finding() {
+        assert_eq!(codes(&build(&two())), Vec::<&str>::new());
+        let r = audit_bytes(&build(&two()), &AuditOptions::default());
+        assert_eq!(r.entries[1].name, "b.txt");
+        assert_eq!(r.entries[0].data_offset, 30 + 5);
+    }
+
+    #[test]
+    fn not_a_zip_truncated_or_broken_cd_is_malformed() {
+        has(b"hello, world", "zip-malformed");
+        has(&[0u8; 100], "zip-malformed");
+        let b = build(&two());
+        has(&b[..b.len() - 5], "zip-malformed");
+        let built = build_with(&two(), b"");
+        let mut bytes = built.bytes.clone();
+        set32(&mut bytes, built.central_offsets[1], 0x0201_4b51);
+        has(&bytes, "zip-malformed");
+    }
+
+    #[test]
+    fn trailing_bytes_fail_but_one_stray_byte_after_a_comment_only_warns() {
+        let mut b = build(&two());
+        b.extend_from_slice(b"junk");
+        has(&b, "zip-trailing-bytes");
+        let mut b = build_with(&two(), b"a comment").bytes;
+        b.push(b'.');
+        let r = audit_bytes(&b, &AuditOptions::default());
+        assert!(r.passed(), "{:?}", r.findings);
+        assert_eq!(r.findings[0].code, "zip-trailing-bytes");
+    }
+
+    #[test]
+    fn prepended_bytes_are_found_shifted_or_not() {
+        // Shifted: offsets still relative to the original start (readers rebase silently).
+        let mut b = b"#!/bin/sh\nexit 0\n".to_vec();
+        b.extend_from_slice(&build(&two()));
+        has(&b, "zip-prepended-bytes");
+        // Self-extractor style: offsets fixed up to the real positions.
+        let built = build_with(&two(), b"");
+        let mut b = built.bytes.clone();
+        for &c in &built.central_offsets {
+            let lho = u32::from_le_bytes(b[c + 42..c + 46].try_into().unwrap());
+            set32(&mut b, c + 42, lho + 8);
+        }
+        set32(&mut b, built.eocd_offset + 16, built.cd_offset as u32 + 8);
+        let mut p = b"MZ\0\0stub".to_vec();
+        p.extend_from_slice(&b);
+        has(&p, "zip-prepended-bytes");
+    }
+
+    #[test]
+    fn gaps_and_hidden_local_headers_are_found() {
+        let built = build_with(&two(), b"");
+        let mut b = built.bytes[..built.cd_offset].to_vec();
+        b.extend_from_slice(b"\0junk\0");
+        b.extend_from_slice(&built.bytes[built.cd_offset..]);
+        set32(
+            &mut b,
+            built.eocd_offset + 6 + 16,
+            built.cd_offset as u32 + 6,
+        );
+        has(&b, "zip-gap");
+
+        let all = build_with(&two(), b"");
+        let one = build_with(&two()[..1], b"");
+        let mut b = all.bytes[..all.cd_offset].to_vec();
+        let cd = b.len();
+        b.extend_from_slice(&one.bytes[one.cd_offset..]);
+        set32(
+            &mut b,
+            cd + (one.eocd_offset - one.cd_offset) + 16,
+            cd as u32,
+        );
+        has(&b, "zip-hidden-local-header");
+    }
+
+    #[test]
+    fn overlapping_or_shared_data_is_found() {
+        let built = build_with(&[E::stored("a", b"x"), E::stored("a", b"x")], b"");
+        let mut b = built.bytes.clone();
+        set32(&mut b, built.central_offsets[1] + 42, 0);
+        has(&b, "zip-overlapping-entries");
+    }
+
+    #[test]
+    fn local_header_differentials_are_found() {
+        let mut e = two();
+        e[0].local_name = Some(b"evil.sh".to_vec());
+        has(&build(&e), "zip-local-header-mismatch");
+        let mut e = two();
+        e[1].local_flags = Some(0x0800);
+        has(&build(&e), "zip-local-header-mismatch");
+        let built = build_with(&two(), b"");
+        let mut b = built.bytes.clone();
+        set32(&mut b, built.local_offsets[0] + 14, 0xdead_beef);
+        has(&b, "zip-local-header-mismatch");
+        let mut b = built.bytes.clone();
+        set16(&mut b, built.local_offsets[0] + 8, 8);
+        has(&b, "zip-local-header-mismatch");
+        let mut b = built.bytes;
+        set32(&mut b, built.local_offsets[0], 0x0403_4b00);
+        has(&b, "zip-bad-local-header");
+    }
+
+    #[test]
+    fn data_descriptors_must_match() {
+        let mut e = two();
+        for x in &mut e {
+            x.descriptor = true;
+            x.flags |= 8;
+        }
+        assert_eq!(codes(&build(&e)), Vec::<&str>::new());
+        let built = build_with(&e, b"");
+        let mut b = built.bytes.clone();
+        // The first descriptor sits right before the second local header.
+        set32(&mut b, built.local_offsets[1] - 12, 0x1234_5678);
+        has(&b, "zip-data-descriptor-mismatch");
+    }
+
+    #[test]
+    fn unicode_path_field_must_match_the_name() {
+        let mut e = two();
+        let mut up = vec![1];
+        up.extend_from_slice(&crc32fast::hash(b"a.txt").to_le_bytes());
+        up.extend_from_slice(b"other.txt");
+        e[0].cextra = extra(0x7075, &up);
+        has(&build(&e), "zip-unicode-path-mismatch");
+        up.truncate(5);
+        up.extend_from_slice(b"a.txt");
+        e[0].cextra = extra(0x7075, &up);
+        e[0].lextra = extra(0x7075, &up);
+        assert_eq!(codes(&build(&e)), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn extra_fields_must_add_up() {
+        let mut e = two();
+        e[0].cextra = vec![1, 2, 3];
+        has(&build(&e), "zip-bad-extra-field");
+        e[0].cextra = extra(0x5455, &[]);
+        has(&build(&e), "zip-bad-extra-field");
+        let mut twice = extra(0x000a, &[0; 4]);
+        twice.extend(extra(0x000a, &[0; 4]));
+        e[0].cextra = twice;
+        has(&build(&e), "zip-bad-extra-field");
+    }
+
+    #[test]
+    fn end_record_ambiguities_are_found() {
+        // A complete fake end record as the comment: two records end at the end of the file.
+        let fake = &build(&[])[..];
+        has(&build_with(&two(), fake).bytes, "zip-multiple-eocd");
+        let mut comment = 0x0605_4b50u32.to_le_bytes().to_vec();
+        comment.extend_from_slice(&[0; 18]);
+        comment.extend_from_slice(b"tail");
+        has(&build_with(&two(), &comment).bytes, "zip-eocd-in-comment");
+    }
+
+    #[test]
+    fn counts_sizes_and_disks_must_agree() {
+        let built = build_with(&two(), b"");
+        let eocd = built.eocd_offset;
+        let mut b = built.bytes.clone();
+        set16(&mut b, eocd + 10, 1);
+        has(&b, "zip-entry-count-mismatch");
+        let mut b = built.bytes.clone();
+        set16(&mut b, eocd + 8, 3);
+        set16(&mut b, eocd + 10, 3);
+        has(&b, "zip-entry-count-mismatch");
+        let mut b = built.bytes.clone();
+        set32(&mut b, eocd + 12, (eocd - built.cd_offset) as u32 - 1);
+        has(&b, "zip-central-directory-mismatch");
+        let mut b = built.bytes.clone();
+        set16(&mut b, eocd + 4, 1);
+        has(&b, "zip-multi-disk");
+        let mut b = built.bytes.clone();
+        set32(&mut b, built.central_offsets[0] + 20, 1 << 30);
+        has(&b, "zip-data-out-of-bounds");
+    }
+
+    /// Insert ZIP64 end records before the classic end record.
+    fn with_zip64(built: &super::super::testkit::Built, entries: u64) -> Vec<u8> {
+        let mut b = built.bytes[..built.eocd_offset].to_vec();
+        let z64 = b.len() as u64;
+        let cd_size = (built.eocd_offset - built.cd_offset) as u64;
+        b.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+        b.extend_from_slice(&44u64.to_le_bytes());
+        b.extend_from_slice(&[45, 0, 45, 0]);
+        b.extend_from_slice(&[0; 8]);
+        for v in [entries, entries, cd_size, built.cd_offset as u64] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&z64.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&built.bytes[built.eocd_offset..]);
+        b
+    }
+
+    #[test]
+    fn zip64_records_must_be_needed_and_agree() {
+        let built = build_with(&two(), b"");
+        has(&with_zip64(&built, 2), "zip-zip64-unneeded");
+        has(&with_zip64(&built, 3), "zip-zip64-mismatch");
+        // Saturated classic fields that defer to a consistent zip64 record are fine.
+        let mut b = with_zip64(&built, 2);
+        let eocd = b.len() - 22;
+        set16(&mut b, eocd + 8, 0xffff);
+        set16(&mut b, eocd + 10, 0xffff);
+        assert_eq!(codes(&b), Vec::<&str>::new());
+        // Saturated without any zip64 record.
+        let mut b = built.bytes;
+        set16(&mut b, built.eocd_offset + 8, 0xffff);
+        set16(&mut b, built.eocd_offset + 10, 0xffff);
+        has(&b, "zip-zip64-mismatch");
+    }
+}
