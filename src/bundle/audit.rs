@@ -146,7 +146,7 @@ pub fn audit_reader<R: Read + Seek>(
     opts: &AuditOptions,
     archive: &str,
 ) -> Result<AuditReport, (String, io::Error)> {
-    let st = read_structure(&mut *reader, size, opts.max_entries)
+    let st = read_structure(&mut *reader, size, opts.max_entries, opts.max_name_len)
         .map_err(|e| ("the zip structure".to_owned(), e))?;
     let mut report = empty_report(archive, opts);
     report.entries = st.entries;
@@ -180,8 +180,23 @@ fn entry_rules(report: &mut AuditReport) {
     let opts = report.options.clone();
     for i in 0..report.entries.len() {
         let e = &report.entries[i];
-        let mut found: Vec<(ZipCode, String)> =
-            names::check_name(&e.raw_name, e.flags & 0x0800 != 0, opts.max_name_len);
+        let mut found: Vec<(ZipCode, String)> = Vec::new();
+        if e.name_len > e.raw_name.len() {
+            // Only a prefix was kept (memory bound); the other name rules need the whole name.
+            found.push((
+                ZipCode::NameTooLong,
+                format!(
+                    "name is {} bytes, over the limit of {}",
+                    e.name_len, opts.max_name_len
+                ),
+            ));
+        } else {
+            found.extend(names::check_name(
+                &e.raw_name,
+                e.flags & 0x0800 != 0,
+                opts.max_name_len,
+            ));
+        }
         type_rules(e, &mut found);
         content_rules(e, &opts, &mut found);
         if let Some(what) = byproduct(&e.name, e.is_dir).filter(|_| !opts.allow_byproducts) {
@@ -342,6 +357,11 @@ fn collisions(report: &mut AuditReport) {
             folded.push(None);
             continue;
         };
+        if e.name_len > e.raw_name.len() {
+            // Only a prefix was kept: comparing it would invent collisions.
+            folded.push(None);
+            continue;
+        }
         let n = names::normalized(name);
         if n.is_empty() {
             folded.push(None);

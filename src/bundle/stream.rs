@@ -280,6 +280,7 @@ mod tests {
             index: 0,
             name: "a.txt".into(),
             raw_name: b"a.txt".to_vec(),
+            name_len: 5,
             is_dir: false,
             method,
             crc32: crc32fast::hash(plain),

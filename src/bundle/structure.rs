@@ -36,8 +36,13 @@ pub struct Entry {
     /// The name as written, decoded as UTF-8 (lossily when invalid: such an entry always has a
     /// `zip-name-encoding` finding).
     pub name: String,
-    /// The name bytes exactly as written in the central directory.
+    /// The name bytes exactly as written in the central directory (only the first
+    /// `max_name_len` bytes when the name is longer: see `name_len`).
     pub raw_name: Vec<u8>,
+    /// The full length of the name as written; larger than `raw_name.len()` only for a name over
+    /// the length limit, which always has a `zip-name-too-long` finding. Keeping only a prefix
+    /// bounds memory by the limits, not by the archive.
+    pub name_len: usize,
     /// The name ends with `/`.
     pub is_dir: bool,
     /// Compression method (0 stored, 8 deflate).
@@ -277,11 +282,13 @@ fn check_known_extra(e: &Extra<'_>, local: bool) -> Result<(), String> {
     }
 }
 
-/// Read the archive's structure. `max_entries` bounds how many central records are kept.
+/// Read the archive's structure. `max_entries` bounds how many central records are kept and
+/// `max_name_len` how many bytes of each name.
 pub fn read_structure<R: Read + Seek>(
     reader: R,
     file_size: u64,
     max_entries: u64,
+    max_name_len: usize,
 ) -> io::Result<Structure> {
     let mut at = At::new(reader, file_size)?;
     let mut st = Structure::default();
@@ -296,7 +303,14 @@ pub fn read_structure<R: Read + Seek>(
     // Offsets inside the archive are relative to where the writer thought it started.
     let base = cd_start.saturating_sub(layout.cd_offset);
     layout.cd_offset = cd_start;
-    let complete = read_central_directory(&mut at, &mut st, &layout, end_of_cd, base, max_entries)?;
+    let complete = read_central_directory(
+        &mut at,
+        &mut st,
+        &layout,
+        end_of_cd,
+        base,
+        (max_entries, max_name_len),
+    )?;
     st.layout = Some(layout.clone());
     check_local_headers(&mut at, &mut st, cd_start)?;
     if complete {
@@ -615,7 +629,7 @@ fn read_central_directory<R: Read + Seek>(
     layout: &Layout,
     end_of_cd: u64,
     base: u64,
-    max_entries: u64,
+    (max_entries, max_name_len): (u64, usize),
 ) -> io::Result<bool> {
     let cd_start = layout.cd_offset;
     let declared = layout.declared_entries;
@@ -669,7 +683,12 @@ fn read_central_directory<R: Read + Seek>(
         // Bounded: name + extra are at most 2 × 65535 bytes.
         let var = at.vec_at(pos + CENTRAL_LEN, usize::try_from(nlen + elen).unwrap_or(0))?;
         let (raw_name, extra) = var.split_at(usize::try_from(nlen).unwrap_or(0));
-        let entry = central_entry(st, index, &fixed, raw_name, extra, base);
+        let mut entry = central_entry(st, index, &fixed, raw_name, extra, base);
+        if entry.raw_name.len() > max_name_len {
+            entry.raw_name.truncate(max_name_len);
+            entry.raw_name.shrink_to_fit();
+            entry.name = String::from_utf8_lossy(&entry.raw_name).into_owned();
+        }
         st.entries.push(entry);
         pos = var_end;
         index += 1;
@@ -780,6 +799,7 @@ fn central_entry(
         index,
         name: String::from_utf8_lossy(raw_name).into_owned(),
         raw_name: raw_name.to_vec(),
+        name_len: raw_name.len(),
         is_dir: raw_name.last() == Some(&b'/'),
         method,
         crc32,
@@ -864,7 +884,7 @@ fn check_local_header<R: Read + Seek>(
             ),
         );
     };
-    if name != e.raw_name.as_slice() {
+    if name.len() != e.name_len || !name.starts_with(&e.raw_name) {
         mismatch(
             st,
             "name",
