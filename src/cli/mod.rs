@@ -4,6 +4,7 @@
 //! input, calls the core, and hands the report to the [`Printer`].
 
 pub mod docs;
+mod envelope;
 
 use std::process::ExitCode;
 
@@ -66,6 +67,9 @@ enum Command {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
     },
+    /// Check operations against an envelope policy
+    #[command(subcommand)]
+    Envelope(envelope::EnvelopeCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -105,5 +109,6 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             clap_complete::generate(shell, &mut Cli::command(), "vaultgate", &mut out);
             Ok(ctx.printer.product(&String::from_utf8_lossy(&out)))
         }
+        Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
     }
 }
