@@ -4,6 +4,7 @@
 //! input, calls the core, and hands the report to the [`Printer`].
 
 pub mod docs;
+mod journal;
 
 use std::process::ExitCode;
 
@@ -66,6 +67,9 @@ enum Command {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
     },
+    /// Append to and verify hash-chained step journals
+    #[command(subcommand)]
+    Journal(journal::JournalCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -105,5 +109,6 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             clap_complete::generate(shell, &mut Cli::command(), "vaultgate", &mut out);
             Ok(ctx.printer.product(&String::from_utf8_lossy(&out)))
         }
+        Command::Journal(cmd) => journal::run(cmd, ctx),
     }
 }
