@@ -5,6 +5,7 @@
 
 pub mod docs;
 mod envelope;
+mod journal;
 
 use std::process::ExitCode;
 
@@ -70,6 +71,9 @@ enum Command {
     /// Check operations against an envelope policy
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCmd),
+    /// Append to and verify hash-chained step journals
+    #[command(subcommand)]
+    Journal(journal::JournalCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -110,5 +114,6 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             Ok(ctx.printer.product(&String::from_utf8_lossy(&out)))
         }
         Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
+        Command::Journal(cmd) => journal::run(cmd, ctx),
     }
 }
