@@ -521,3 +521,168 @@ fn root_option_anchors_relative_paths() {
         .unwrap();
     assert_eq!(exit(&out), 0, "{}", stderr(&out));
 }
+
+// ---- budgets read from a journal, decisions recorded in it ----
+
+/// `vaultgate journal append FILE --name N --status ok --outputs JSON`.
+fn journal_append(root: &Path, file: &str, outputs: &str) {
+    vg().current_dir(root)
+        .args([
+            "journal", "append", file, "--name", "spend", "--status", "ok",
+        ])
+        .args(["--outputs", outputs])
+        .assert()
+        .success();
+}
+
+fn journal_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_thousand_small_costs_are_summed_exactly() {
+    // 1000 × 0.001 spent + 0.001 requested: exactly 1.001, within a 1.001 budget and over a
+    // 1.000 one. Floats would drift here.
+    let p = Project::new(ENVELOPE);
+    // Chained with the journal's own hashing and canonical lines, written in one go (a
+    // thousand locked, fsynced appends would take half a minute), then verified by the binary.
+    let mut bytes = Vec::new();
+    let mut prev: Option<String> = None;
+    for i in 0..1000 {
+        let mut outputs = serde_json::Map::new();
+        outputs.insert("cost_usd".into(), serde_json::from_str("0.001").unwrap());
+        let mut rec = vaultgate::journal::Record {
+            step_id: format!("step-{i}"),
+            name: "llm-call".into(),
+            status: "ok".into(),
+            started_at: "2026-01-02T03:04:05Z".into(),
+            completed_at: None,
+            inputs: serde_json::Map::new(),
+            outputs,
+            prev_hash: prev.clone(),
+            entry_hash: String::new(),
+        };
+        rec.entry_hash = rec.compute_hash().unwrap();
+        bytes.extend(rec.to_line().unwrap());
+        prev = Some(rec.entry_hash);
+    }
+    std::fs::write(p.path("build.jsonl"), bytes).unwrap();
+    vg().args(["journal", "verify"])
+        .arg(p.path("build.jsonl"))
+        .assert()
+        .success();
+    // And one step through the binary, without any cost: counts as zero.
+    journal_append(&p.root, "build.jsonl", r#"{"note": "free"}"#);
+    let args = ["--cost", "0.001", "--journal", "build.jsonl"];
+    let out = p.check("read", &["src/main.rs"], &args);
+    assert_eq!(exit(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_of(&out)["budget"]["spent_usd"].to_string(), "1");
+
+    std::fs::write(p.path("envelope.json"), ENVELOPE.replace("1.001", "1.000")).unwrap();
+    let out = p.check("read", &["src/main.rs"], &args);
+    assert_eq!(exit(&out), 1);
+    assert_eq!(codes(&out), ["envelope-budget-exceeded"]);
+}
+
+#[test]
+fn record_appends_allowed_and_violation_steps() {
+    let p = Project::new(ENVELOPE);
+    journal_append(&p.root, "j.jsonl", r#"{"cost_usd": 0.5}"#);
+    let record = ["--journal", "j.jsonl", "--record", "--cost", "0.25"];
+    assert_eq!(exit(&p.check("read", &["src/main.rs"], &record)), 0);
+    assert_eq!(exit(&p.check("read", &["secrets/token"], &record)), 1);
+
+    let lines = journal_lines(&p.path("j.jsonl"));
+    assert_eq!(lines.len(), 3);
+    let allowed = &lines[1];
+    assert_eq!(allowed["name"], "envelope-check");
+    assert_eq!(allowed["status"], "allowed");
+    assert_eq!(allowed["inputs"]["op"], "read");
+    assert_eq!(allowed["inputs"]["paths"][0], "src/main.rs");
+    assert_eq!(allowed["outputs"]["cost_usd"].to_string(), "0.25");
+    let denied = &lines[2];
+    assert_eq!(denied["status"], "violation");
+    assert_eq!(denied["inputs"]["cost_usd"].to_string(), "0.25");
+    assert!(
+        denied["outputs"].get("cost_usd").is_none(),
+        "a denied op spent nothing"
+    );
+    assert_eq!(denied["outputs"]["findings"][0], "envelope-path-denied");
+    // The journal still verifies, and only the allowed cost counts: 0.5 + 0.25.
+    vg().args(["journal", "verify"])
+        .arg(p.path("j.jsonl"))
+        .assert()
+        .success();
+    let out = p.check("read", &["src/main.rs"], &["--journal", "j.jsonl"]);
+    assert_eq!(json_of(&out)["budget"]["spent_usd"].to_string(), "0.75");
+}
+
+#[test]
+fn the_budget_journal_is_protected() {
+    let p = Project::new(&ENVELOPE.replace(r#""envelope.json""#, r#""envelope.json", "*.jsonl""#));
+    journal_append(&p.root, "j.jsonl", "{}");
+    let out = p.check("write", &["j.jsonl"], &["--journal", "j.jsonl"]);
+    assert_eq!(codes(&out), ["envelope-path-protected"]);
+    assert!(
+        json_of(&out)["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the budget journal")
+    );
+    assert_eq!(
+        exit(&p.check("read", &["j.jsonl"], &["--journal", "j.jsonl"])),
+        0
+    );
+}
+
+#[test]
+fn an_unusable_journal_means_no_decision_and_no_write() {
+    let p = Project::new(ENVELOPE);
+    let record = ["--journal", "j.jsonl", "--record"];
+    // Missing: the spent budget is unknown (deleting the journal must not reset it).
+    let out = p.check("read", &["src/main.rs"], &record);
+    assert_eq!(exit(&out), 2);
+    assert!(
+        stderr(&out).contains("budget journal `j.jsonl` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p.path("j.jsonl").exists());
+
+    // Tampered: refused, and left exactly as it was.
+    journal_append(&p.root, "j.jsonl", r#"{"cost_usd": 0.1}"#);
+    let tampered = std::fs::read_to_string(p.path("j.jsonl"))
+        .unwrap()
+        .replace("0.1", "0.0");
+    std::fs::write(p.path("j.jsonl"), &tampered).unwrap();
+    let out = p.check("read", &["src/main.rs"], &record);
+    assert_eq!(exit(&out), 2, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        std::fs::read_to_string(p.path("j.jsonl")).unwrap(),
+        tampered
+    );
+
+    // Ill-typed cost: refused by step id.
+    std::fs::remove_file(p.path("j.jsonl")).unwrap();
+    journal_append(&p.root, "j.jsonl", r#"{"cost_usd": "0.1"}"#);
+    let before = std::fs::read(p.path("j.jsonl")).unwrap();
+    let out = p.check("read", &["src/main.rs"], &record);
+    assert_eq!(exit(&out), 2);
+    assert!(
+        stderr(&out).contains("unusable `outputs.cost_usd`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(p.path("j.jsonl")).unwrap(), before);
+}
+
+#[test]
+fn record_requires_a_journal() {
+    let p = Project::new(ENVELOPE);
+    let out = p.check("read", &["src/main.rs"], &["--record"]);
+    assert_eq!(exit(&out), 2);
+}

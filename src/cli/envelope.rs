@@ -102,6 +102,20 @@ pub struct CheckArgs {
     #[arg(long, value_name = "USD", allow_hyphen_values = true)]
     cost: Option<String>,
 
+    /// The journal whose records' `outputs.cost_usd` sum to the budget already spent
+    ///
+    /// The journal must exist and verify completely (hash chain, no torn tail); without it the
+    /// spent budget is zero. It is protected from mutating ops like the envelope itself.
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+
+    /// Append the decision to `--journal` as an `envelope-check` step
+    ///
+    /// Status `allowed` or `violation`; inputs `op`, `paths`, `cost_usd`; outputs `decision`,
+    /// `findings` and, only when allowed, `cost_usd` (a denied op spent nothing).
+    #[arg(long, requires = "journal")]
+    record: bool,
+
     /// The folder every path must stay inside
     #[arg(long, value_name = "DIR", default_value = ".")]
     root: PathBuf,
@@ -129,6 +143,8 @@ fn check_help() -> String {
   vaultgate envelope check --envelope envelope.json --op write --path src/main.rs
   vaultgate envelope check --envelope envelope.json --op rename --path a.txt --path b.txt
   vaultgate envelope check --envelope envelope.json --op exec --path bin/tool --cost 0.002 --json
+  vaultgate envelope check --envelope envelope.json --op write --path out.txt --cost 0.01 \\
+      --journal build.jsonl --record
 
 {EXIT_CODES_HELP}"
     )
@@ -187,9 +203,18 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitStatus> {
         paths: args.paths.into_iter().map(PathBuf::from).collect(),
         cost,
         root: core(Root::open(&args.root))?,
-        journal: None,
+        journal: args.journal.clone(),
     };
-    let report = core(envelope::check(&env, &request, Usd::ZERO))?;
+    let spent = match &args.journal {
+        Some(j) => core(envelope::spent_in_journal(j))?,
+        None => Usd::ZERO,
+    };
+    let report = core(envelope::check(&env, &request, spent))?;
+    if args.record
+        && let Some(j) = &args.journal
+    {
+        core(report.record(j, ctx.clock.as_ref()))?;
+    }
     Ok(ctx.printer.emit(&report))
 }
 

@@ -4,12 +4,14 @@
 //! that is not a JSON number, is negative (a "refund" would raise the budget), or needs more
 //! than nine decimal places is an error — the budget cannot be known, so nothing is allowed.
 
+use std::io;
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use super::EnvelopeError;
 use super::usd::Usd;
+use crate::fsutil::FsError;
 use crate::report::escape_for_display;
 
 /// The output key every costed step carries.
@@ -41,6 +43,43 @@ where
     Ok(total)
 }
 
+/// The budget spent so far: the sum of `outputs.cost_usd` over the fully verified journal at
+/// `path`. A missing journal is an error (an absent journal must not reset the budget).
+pub fn spent_in_journal(path: &Path) -> Result<Usd, EnvelopeError> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(EnvelopeError::JournalMissing {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(FsError::new("inspect", path, e).into()),
+        Ok(_) => {}
+    }
+    let records = crate::journal::read_verified(path)?;
+    spent_from_outputs(
+        path,
+        records.iter().map(|r| (r.step_id.as_str(), &r.outputs)),
+    )
+}
+
+/// `cost` as a JSON number the journal stores exactly. The journal writes a fractional
+/// number as Python's `repr` of the nearest double; an amount that would not survive that
+/// unchanged is refused rather than silently altered.
+pub fn journal_amount(cost: Usd) -> Result<Value, EnvelopeError> {
+    let text = cost.to_string();
+    if text.contains('.') {
+        let stored = text
+            .parse::<f64>()
+            .ok()
+            .and_then(crate::canon::python_float_repr)
+            .unwrap_or_default();
+        if Usd::parse(&stored).ok() != Some(cost) {
+            return Err(EnvelopeError::Unrecordable { cost: text, stored });
+        }
+    }
+    Ok(cost.to_json())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +108,28 @@ mod tests {
         ];
         assert_eq!(sum(&records).unwrap().to_string(), "2.5");
         assert_eq!(sum(&[]).unwrap(), Usd::ZERO);
+    }
+
+    #[test]
+    fn journal_amounts_survive_the_journal_or_are_refused() {
+        for ok in [
+            "0.001",
+            "5",
+            "0.00001",
+            "123456.123456789",
+            "100000000000000000000",
+        ] {
+            let cost = Usd::parse(ok).unwrap();
+            let v = journal_amount(cost).unwrap();
+            assert_eq!(Usd::from_json(&v).unwrap(), cost, "{ok}");
+        }
+        // 17 significant digits: a double cannot keep them.
+        let err = journal_amount(Usd::parse("12345678.123456789").unwrap()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot record cost `12345678.123456789` exactly"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ use super::policy::{Op, ValidEnvelope};
 use super::protect::default_baseline_path;
 use super::resolve::{self, Located, Place, Root};
 use super::usd::Usd;
+use crate::clock::{Clock, format_rfc3339};
 use crate::exit::ExitStatus;
+use crate::journal::{self, NewStep, Record};
 use crate::output::{Render, Style};
 use crate::report::{Finding, all_clear, escape_bytes_for_display, escape_for_display};
 
@@ -83,7 +85,8 @@ impl CheckReport {
     /// The journal step recording this decision: its status (`allowed` or `violation`), its
     /// inputs (op, paths, cost) and outputs (decision, finding codes, and `cost_usd` only when
     /// allowed: a denied op spent nothing).
-    pub fn journal_step(&self) -> (&'static str, Map<String, Value>, Map<String, Value>) {
+    pub fn journal_step(&self) -> Result<JournalStep, EnvelopeError> {
+        let cost = super::budget::journal_amount(self.cost)?;
         let mut inputs = Map::new();
         inputs.insert("op".into(), Value::from(self.op.as_str()));
         inputs.insert(
@@ -95,7 +98,7 @@ impl CheckReport {
                     .collect::<Vec<_>>(),
             ),
         );
-        inputs.insert("cost_usd".into(), self.cost.to_json());
+        inputs.insert("cost_usd".into(), cost.clone());
         let mut outputs = Map::new();
         outputs.insert("decision".into(), Value::from(self.decision()));
         outputs.insert(
@@ -103,16 +106,39 @@ impl CheckReport {
             Value::from(self.findings.iter().map(|f| f.code).collect::<Vec<_>>()),
         );
         if self.allowed() {
-            outputs.insert(super::budget::COST_KEY.into(), self.cost.to_json());
+            outputs.insert(super::budget::COST_KEY.into(), cost);
         }
         let status = if self.allowed() {
             "allowed"
         } else {
             "violation"
         };
-        (status, inputs, outputs)
+        Ok((status, inputs, outputs))
+    }
+
+    /// Append this decision to the journal at `path` as an `envelope-check` step. Nothing is
+    /// written when the cost cannot be stored exactly or the journal does not verify.
+    pub fn record(&self, path: &Path, clock: &dyn Clock) -> Result<Record, EnvelopeError> {
+        let (status, inputs, outputs) = self.journal_step()?;
+        let now = format_rfc3339(clock.now()).map_err(|e| EnvelopeError::Request(e.to_string()))?;
+        let step = NewStep {
+            name: RECORD_STEP_NAME.to_owned(),
+            status: status.to_owned(),
+            step_id: None,
+            inputs,
+            outputs,
+            started_at: Some(now.clone()),
+            completed_at: Some(now),
+        };
+        Ok(journal::append(path, step, clock)?)
     }
 }
+
+/// A journal step's status, inputs and outputs.
+pub type JournalStep = (&'static str, Map<String, Value>, Map<String, Value>);
+
+/// The `name` of the journal step `--record` appends.
+pub const RECORD_STEP_NAME: &str = "envelope-check";
 
 /// A file no mutating op may touch, whatever the globs say.
 struct Guarded {
@@ -742,13 +768,17 @@ mod tests {
     #[test]
     fn journal_step_records_cost_only_when_allowed() {
         let w = world();
-        let (status, inputs, outputs) = w.run(Op::Read, &["src/a.rs"], "0.25", "0").journal_step();
+        let (status, inputs, outputs) = w
+            .run(Op::Read, &["src/a.rs"], "0.25", "0")
+            .journal_step()
+            .unwrap();
         assert_eq!(status, "allowed");
         assert_eq!(inputs["cost_usd"].to_string(), "0.25");
         assert_eq!(outputs["cost_usd"].to_string(), "0.25");
         let (status, inputs, outputs) = w
             .run(Op::Read, &["secrets/key"], "0.25", "0")
-            .journal_step();
+            .journal_step()
+            .unwrap();
         assert_eq!(status, "violation");
         assert_eq!(inputs["paths"], json!(["secrets/key"]));
         assert!(!outputs.contains_key("cost_usd"));

@@ -74,6 +74,28 @@ pub enum EnvelopeError {
         reason: String,
     },
 
+    /// The journal could not be read, verified or appended to.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+
+    /// The budget journal does not exist, so the spent budget is unknown.
+    #[error("budget journal `{}` does not exist; the spent budget is unknown\nhelp: start it with `vaultgate journal append {} --name budget-start --status ok`, or omit `--journal`", path.display(), path.display())]
+    JournalMissing {
+        /// The journal file.
+        path: PathBuf,
+    },
+
+    /// An amount the journal would not store exactly.
+    #[error(
+        "cannot record cost `{cost}` exactly: the journal stores fractional numbers as IEEE doubles (about 15 significant digits), which would change it to `{stored}`"
+    )]
+    Unrecordable {
+        /// The exact cost.
+        cost: String,
+        /// What the journal would keep.
+        stored: String,
+    },
+
     /// The sum of the costs does not fit the fixed-point range.
     #[error("budget arithmetic overflowed while adding {what}; refusing to guess")]
     Overflow {

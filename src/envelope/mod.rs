@@ -27,7 +27,7 @@ pub mod protect;
 pub mod resolve;
 mod usd;
 
-pub use budget::{COST_KEY, spent_from_outputs};
+pub use budget::{COST_KEY, journal_amount, spent_from_outputs, spent_in_journal};
 pub use check::{CheckReport, CheckRequest, PathVerdict, check};
 pub use codes::EnvelopeCode;
 pub use error::EnvelopeError;
