@@ -13,7 +13,9 @@
 //!   NFC form matches the NFC form of the glob case-insensitively, and a glob that matches a
 //!   folder covers everything beneath it. Case and Unicode spelling never dodge a deny.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use std::sync::OnceLock;
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
 use unicode_normalization::UnicodeNormalization;
 
 /// Why a glob was refused: the glob and the reason (which may carry a `help:` line).
@@ -46,23 +48,73 @@ fn check_shape(glob: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn build(patterns: &[String], case_insensitive: bool) -> Result<GlobSet, GlobRefusal> {
-    let mut set = GlobSetBuilder::new();
-    for p in patterns {
-        let glob = GlobBuilder::new(p)
+/// One glob: validated and parsed at load (cheap), its regex compiled only when a path passes
+/// the literal prefilter (compiling 1,000 regexes up front costs more than a whole check).
+#[derive(Debug, Clone)]
+struct LazyGlob {
+    glob: Glob,
+    /// Literal text every match must start with (sound: see [`literal_ends`]).
+    prefix: String,
+    /// Literal text every match must end with.
+    suffix: String,
+    matcher: OnceLock<GlobMatcher>,
+}
+
+impl LazyGlob {
+    fn new(pattern: &str, case_insensitive: bool) -> Result<Self, String> {
+        let glob = GlobBuilder::new(pattern)
             .literal_separator(true)
             .backslash_escape(true)
             .case_insensitive(case_insensitive)
             .build()
-            .map_err(|e| (p.clone(), e.kind().to_string()))?;
-        set.add(glob);
+            .map_err(|e| e.kind().to_string())?;
+        let (prefix, suffix) = literal_ends(pattern, case_insensitive);
+        Ok(Self {
+            glob,
+            prefix,
+            suffix,
+            matcher: OnceLock::new(),
+        })
     }
-    set.build().map_err(|e| {
-        (
-            e.glob().unwrap_or_default().to_owned(),
-            e.kind().to_string(),
-        )
-    })
+
+    fn is_match(&self, path: &str) -> bool {
+        if !path.starts_with(&self.prefix) || !path.ends_with(&self.suffix) {
+            return false;
+        }
+        self.matcher
+            .get_or_init(|| self.glob.compile_matcher())
+            .is_match(path)
+    }
+}
+
+/// The literal text before the first and after the last glob metacharacter. Everything
+/// outside the metacharacters is matched literally, so a path that does not start with the
+/// prefix and end with the suffix cannot match. For case-insensitive globs (which are
+/// matched against [`fold`]ed paths) only ASCII is kept: after folding, an ASCII character in
+/// the path matches only itself, which is not true of every non-ASCII character.
+fn literal_ends(pattern: &str, ascii_only: bool) -> (String, String) {
+    let is_meta = |c: char| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | ',' | '\\');
+    let keep = |c: &char| !is_meta(*c) && (!ascii_only || c.is_ascii());
+    let prefix: String = pattern.chars().take_while(keep).collect();
+    if prefix.len() == pattern.len() {
+        // No metacharacter: the whole glob is literal; the prefix says it all.
+        return (prefix, String::new());
+    }
+    let mut suffix: Vec<char> = pattern.chars().rev().take_while(keep).collect();
+    suffix.reverse();
+    let suffix: String = suffix.into_iter().collect();
+    // A `/` next to `**` is optional (`**/a` matches `a`), so it is not required.
+    (
+        prefix.trim_end_matches('/').to_owned(),
+        suffix.trim_start_matches('/').to_owned(),
+    )
+}
+
+fn compile(patterns: &[String], case_insensitive: bool) -> Result<Vec<LazyGlob>, GlobRefusal> {
+    patterns
+        .iter()
+        .map(|p| LazyGlob::new(p, case_insensitive).map_err(|reason| (p.clone(), reason)))
+        .collect()
 }
 
 fn validate(patterns: &[String]) -> Result<(), GlobRefusal> {
@@ -72,40 +124,40 @@ fn validate(patterns: &[String]) -> Result<(), GlobRefusal> {
     Ok(())
 }
 
-/// NFC, Unicode lower case, NFC again (lower-casing can decompose, e.g. `İ`). Applied to both
-/// the glob and the path, so neither spelling nor case decides a deny.
+/// NFC, Unicode lower case, `ſ` → `s` (the one lower-case letter whose case fold is ASCII
+/// but which lower-casing keeps), NFC again (lower-casing can decompose, e.g. `İ`). Applied
+/// to both the glob and the path, so neither spelling nor case decides a deny.
 fn fold(s: &str) -> String {
     let nfc: String = s.nfc().collect();
-    nfc.to_lowercase().nfc().collect()
+    let lower: String = nfc
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == '\u{17f}' { 's' } else { c })
+        .collect();
+    lower.nfc().collect()
 }
 
-fn first(set: &GlobSet, patterns: &[String], path: &str) -> Option<usize> {
-    if !set.is_match(path) {
-        return None;
-    }
-    set.matches(path)
-        .into_iter()
-        .min()
-        .filter(|&i| i < patterns.len())
+fn first(globs: &[LazyGlob], path: &str) -> Option<usize> {
+    globs.iter().position(|g| g.is_match(path))
 }
 
 /// Globs matched exactly (allow list).
 #[derive(Debug, Clone)]
 pub(crate) struct ExactGlobs {
     patterns: Vec<String>,
-    set: GlobSet,
+    globs: Vec<LazyGlob>,
 }
 
 impl ExactGlobs {
     pub(crate) fn new(patterns: Vec<String>) -> Result<Self, GlobRefusal> {
         validate(&patterns)?;
-        let set = build(&patterns, false)?;
-        Ok(Self { patterns, set })
+        let globs = compile(&patterns, false)?;
+        Ok(Self { patterns, globs })
     }
 
     /// The first glob matching `path` exactly.
     pub(crate) fn first_match(&self, path: &str) -> Option<&str> {
-        first(&self.set, &self.patterns, path).map(|i| self.patterns[i].as_str())
+        first(&self.globs, path).map(|i| self.patterns[i].as_str())
     }
 
     pub(crate) fn patterns(&self) -> &[String] {
@@ -117,8 +169,8 @@ impl ExactGlobs {
 #[derive(Debug, Clone)]
 pub(crate) struct FuzzyGlobs {
     patterns: Vec<String>,
-    exact: GlobSet,
-    folded: GlobSet,
+    exact: Vec<LazyGlob>,
+    folded: Vec<LazyGlob>,
 }
 
 /// What a fuzzy match found: the matched path (the path itself or a parent folder) and the glob.
@@ -131,9 +183,9 @@ pub(crate) struct FuzzyMatch<'a> {
 impl FuzzyGlobs {
     pub(crate) fn new(patterns: Vec<String>) -> Result<Self, GlobRefusal> {
         validate(&patterns)?;
-        let exact = build(&patterns, false)?;
+        let exact = compile(&patterns, false)?;
         let folded: Vec<String> = patterns.iter().map(|p| fold(p)).collect();
-        let folded = build(&folded, true)?;
+        let folded = compile(&folded, true)?;
         Ok(Self {
             patterns,
             exact,
@@ -142,8 +194,7 @@ impl FuzzyGlobs {
     }
 
     fn matches_one(&self, path: &str) -> Option<&str> {
-        let i = first(&self.exact, &self.patterns, path)
-            .or_else(|| first(&self.folded, &self.patterns, &fold(path)))?;
+        let i = first(&self.exact, path).or_else(|| first(&self.folded, &fold(path)))?;
         Some(self.patterns[i].as_str())
     }
 
@@ -209,9 +260,91 @@ mod tests {
         assert!(g.covering("Secrets/a/b").is_some());
         assert!(g.covering("cafe\u{301}/menu").is_some(), "decomposed é");
         assert!(g.covering("CAF\u{c9}/menu").is_some(), "upper-case É");
+        assert!(g.covering("\u{17f}ecrets/x").is_some(), "long s folds to s");
         assert!(g.covering("public/x").is_none());
         let decomposed = FuzzyGlobs::new(v(&["cafe\u{301}/*"])).unwrap();
         assert!(decomposed.covering("caf\u{e9}/menu").is_some());
+    }
+
+    #[test]
+    fn literal_ends_are_sound_prefilters() {
+        assert_eq!(
+            literal_ends("src/*.rs", false),
+            ("src".into(), ".rs".into())
+        );
+        assert_eq!(literal_ends("a/{b,c}/d", false), ("a".into(), "d".into()));
+        assert_eq!(literal_ends("x\\*y", false), ("x".into(), "y".into()));
+        assert_eq!(
+            literal_ends("plain/file", false),
+            ("plain/file".into(), String::new())
+        );
+        assert_eq!(
+            literal_ends("caf\u{e9}/*", true),
+            ("caf".into(), String::new())
+        );
+        let g = ExactGlobs::new(v(&["a/{b,c}/d", "x\\*y", "**"])).unwrap();
+        assert_eq!(g.first_match("a/c/d"), Some("a/{b,c}/d"));
+        assert_eq!(g.first_match("x*y"), Some("x\\*y"));
+        assert_eq!(g.first_match("xzy"), Some("**"));
+    }
+
+    /// The prefilter never changes globset's answer, on tricky globs and paths.
+    #[test]
+    fn prefilter_agrees_with_globset() {
+        let globs = [
+            "a/**",
+            "**/a",
+            "a/**/b",
+            "**",
+            "*",
+            "a*",
+            "*a",
+            "a?c",
+            "[ab]/x",
+            "{a,b}/y",
+            "a/{b,c}",
+            "x\\*",
+            ".",
+            "a/*/",
+            "**/*.rs",
+            "src/**/*.rs",
+        ];
+        let paths = [
+            "a",
+            "a/",
+            "a/b",
+            "b/a",
+            "a/x/b",
+            "abc",
+            "ca",
+            "a/b/c",
+            "x*",
+            ".",
+            "b/y",
+            "src/a.rs",
+            "src/x/y/a.rs",
+            "a.rs",
+            "",
+            "a/c",
+        ];
+        for g in globs {
+            let Ok(lazy) = LazyGlob::new(g, false) else {
+                continue;
+            };
+            let direct = GlobBuilder::new(g)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .unwrap()
+                .compile_matcher();
+            for p in paths {
+                assert_eq!(
+                    lazy.is_match(p),
+                    direct.is_match(p),
+                    "glob {g:?} path {p:?}"
+                );
+            }
+        }
     }
 
     #[test]
