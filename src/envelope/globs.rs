@@ -48,31 +48,44 @@ fn check_shape(glob: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One glob: validated and parsed at load (cheap), its regex compiled only when a path passes
-/// the literal prefilter (compiling 1,000 regexes up front costs more than a whole check).
+/// One glob, its regex compiled only when a path passes the literal prefilter (compiling
+/// 1,000 regexes up front costs more than a whole check). Every glob is parsed (and so
+/// validated) at load, except a folded glob identical to its already-parsed original, whose
+/// validity is known; it is parsed on first use.
 #[derive(Debug, Clone)]
 struct LazyGlob {
-    glob: Glob,
+    pattern: String,
+    case_insensitive: bool,
     /// Literal text every match must start with (sound: see [`literal_ends`]).
     prefix: String,
     /// Literal text every match must end with.
     suffix: String,
-    matcher: OnceLock<GlobMatcher>,
+    glob: OnceLock<Option<Glob>>,
+    matcher: OnceLock<Option<GlobMatcher>>,
 }
 
 impl LazyGlob {
-    fn new(pattern: &str, case_insensitive: bool) -> Result<Self, String> {
-        let glob = GlobBuilder::new(pattern)
+    fn builder(pattern: &str, case_insensitive: bool) -> Result<Glob, String> {
+        GlobBuilder::new(pattern)
             .literal_separator(true)
             .backslash_escape(true)
             .case_insensitive(case_insensitive)
             .build()
-            .map_err(|e| e.kind().to_string())?;
+            .map_err(|e| e.kind().to_string())
+    }
+
+    fn new(pattern: &str, case_insensitive: bool, parse_now: bool) -> Result<Self, String> {
+        let glob = OnceLock::new();
+        if parse_now {
+            let _ = glob.set(Some(Self::builder(pattern, case_insensitive)?));
+        }
         let (prefix, suffix) = literal_ends(pattern, case_insensitive);
         Ok(Self {
-            glob,
+            pattern: pattern.to_owned(),
+            case_insensitive,
             prefix,
             suffix,
+            glob,
             matcher: OnceLock::new(),
         })
     }
@@ -81,9 +94,16 @@ impl LazyGlob {
         if !path.starts_with(&self.prefix) || !path.ends_with(&self.suffix) {
             return false;
         }
-        self.matcher
-            .get_or_init(|| self.glob.compile_matcher())
-            .is_match(path)
+        let matcher = self.matcher.get_or_init(|| {
+            self.glob
+                .get_or_init(|| Self::builder(&self.pattern, self.case_insensitive).ok())
+                .as_ref()
+                .map(Glob::compile_matcher)
+        });
+        // `None` is impossible (a lazily parsed glob is a case-insensitive copy of one that
+        // parsed); should it happen, the glob matches, which fails closed for deny and
+        // protected globs, the only ones parsed lazily.
+        matcher.as_ref().is_none_or(|m| m.is_match(path))
     }
 }
 
@@ -113,7 +133,7 @@ fn literal_ends(pattern: &str, ascii_only: bool) -> (String, String) {
 fn compile(patterns: &[String], case_insensitive: bool) -> Result<Vec<LazyGlob>, GlobRefusal> {
     patterns
         .iter()
-        .map(|p| LazyGlob::new(p, case_insensitive).map_err(|reason| (p.clone(), reason)))
+        .map(|p| LazyGlob::new(p, case_insensitive, true).map_err(|reason| (p.clone(), reason)))
         .collect()
 }
 
@@ -128,6 +148,9 @@ fn validate(patterns: &[String]) -> Result<(), GlobRefusal> {
 /// but which lower-casing keeps), NFC again (lower-casing can decompose, e.g. `İ`). Applied
 /// to both the glob and the path, so neither spelling nor case decides a deny.
 fn fold(s: &str) -> String {
+    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        return s.to_owned();
+    }
     let nfc: String = s.nfc().collect();
     let lower: String = nfc
         .to_lowercase()
@@ -184,8 +207,15 @@ impl FuzzyGlobs {
     pub(crate) fn new(patterns: Vec<String>) -> Result<Self, GlobRefusal> {
         validate(&patterns)?;
         let exact = compile(&patterns, false)?;
-        let folded: Vec<String> = patterns.iter().map(|p| fold(p)).collect();
-        let folded = compile(&folded, true)?;
+        let folded = patterns
+            .iter()
+            .map(|p| {
+                let f = fold(p);
+                // Same text as the original, which parsed: parse on first use.
+                let parse_now = f != *p;
+                LazyGlob::new(&f, true, parse_now).map_err(|reason| (p.clone(), reason))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             patterns,
             exact,
@@ -328,7 +358,7 @@ mod tests {
             "a/c",
         ];
         for g in globs {
-            let Ok(lazy) = LazyGlob::new(g, false) else {
+            let Ok(lazy) = LazyGlob::new(g, false, true) else {
                 continue;
             };
             let direct = GlobBuilder::new(g)
