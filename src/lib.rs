@@ -6,6 +6,7 @@
 //! [`output::Printer`].
 
 pub mod bundle;
+pub mod canon;
 pub mod cli;
 pub mod clock;
 pub mod envelope;

@@ -4,6 +4,8 @@
 //! input, calls the core, and hands the report to the [`Printer`].
 
 pub mod docs;
+mod envelope;
+mod journal;
 mod manifest;
 mod zip;
 
@@ -75,6 +77,14 @@ enum Command {
     /// Audit and pack bundle ZIPs
     #[command(subcommand)]
     Zip(zip::ZipCmd),
+
+    /// Append to and verify hash-chained step journals
+    #[command(subcommand)]
+    Journal(journal::JournalCmd),
+
+    /// Check operations against an envelope policy
+    #[command(subcommand)]
+    Envelope(envelope::EnvelopeCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -116,5 +126,7 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             Ok(ctx.printer.product(&String::from_utf8_lossy(&out)))
         }
         Command::Zip(cmd) => zip::dispatch(cmd, ctx),
+        Command::Journal(cmd) => journal::run(cmd, ctx),
+        Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
     }
 }

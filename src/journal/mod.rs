@@ -1,1 +1,444 @@
-//! The hash-chained, append-only step journal.
+//! The hash-chained, append-only step journal (format: `docs/journal.md`).
+//!
+//! A journal is JSON Lines: each line is the canonical form ([`crate::canon`]) of one step
+//! record plus `\n`; `entry_hash` is the SHA-256 of the record without `entry_hash`, and
+//! `prev_hash` links each record to the one before. An empty file is a valid empty journal.
+//!
+//! Contract:
+//! - Readers ([`read_verified`], [`verify`]) hold a shared lock and check everything: every
+//!   line, the chain, step id uniqueness. Any defect is a refusal naming the line and byte
+//!   offset; a torn tail (a crash mid-append) is told apart from tampering.
+//! - [`append`] holds an exclusive lock from reading the head to the fsync of the new line,
+//!   refuses to extend a journal that does not verify, writes the line with one write, and on
+//!   any error truncates back to the length it found. A new journal appears atomically with
+//!   its first record (temp file + hard link), so no reader ever sees a half-created file.
+//! - [`repair_torn_tail`] is the only operation that removes bytes: only a torn tail, only
+//!   after a full backup, never a tampered record.
+
+mod append;
+mod codes;
+mod record;
+mod repair;
+mod report;
+mod scan;
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+pub use append::append;
+pub use codes::JournalCode;
+pub use record::{NewStep, Record, check_timestamp, is_hash};
+pub use repair::repair_torn_tail;
+pub use report::{
+    AppendReport, HeadReport, RefusalReport, RepairOutcome, RepairReport, ShowReport, VerifyReport,
+};
+pub use scan::{Issue, Torn};
+
+use crate::clock::ClockError;
+use crate::fsutil::{FsError, IoContext};
+
+/// Why a journal operation could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// A file operation failed (names the file). Not a `#[source]`: [`FsError`] already
+    /// prints its cause, and a chain would print it twice.
+    #[error("{0}")]
+    Io(FsError),
+    /// The journal ends in a torn tail.
+    #[error(
+        "torn tail in `{}` at line {line} (byte {offset}): {message}\nhelp: inspect it, then `vaultgate journal repair {} --truncate-torn-tail` drops it and keeps a backup",
+        path.display(),
+        path.display()
+    )]
+    TornTail {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// Byte offset of the line.
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A record is tampered or malformed.
+    #[error("invalid journal `{}` at line {line} (byte {offset}): {code}: {message}", path.display())]
+    Invalid {
+        /// The journal.
+        path: PathBuf,
+        /// The finding code, e.g. `journal-hash-mismatch`.
+        code: &'static str,
+        /// 1-based line.
+        line: usize,
+        /// Byte offset of the line.
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The step to append is not valid.
+    #[error("refusing to append to `{}`: {reason}", path.display())]
+    BadStep {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The step id is already in the journal.
+    #[error(
+        "refusing to append to `{}`: step id `{step_id}` is already used on line {line} (byte {offset})\nhelp: pick another `--step-id` or omit it for a fresh UUID",
+        path.display()
+    )]
+    DuplicateStepId {
+        /// The journal.
+        path: PathBuf,
+        /// The id.
+        step_id: String,
+        /// The line that has it.
+        line: usize,
+        /// Byte offset of that line.
+        offset: u64,
+    },
+    /// The clock could not be read.
+    #[error("cannot timestamp a step for `{}`: {source}", path.display())]
+    Clock {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ClockError,
+    },
+    /// The repair backup file already exists.
+    #[error(
+        "refusing to repair `{}`: backup `{}` already exists\nhelp: move the old backup away and run the repair again",
+        path.display(),
+        backup.display()
+    )]
+    BackupExists {
+        /// The journal.
+        path: PathBuf,
+        /// The backup that is in the way.
+        backup: PathBuf,
+    },
+}
+
+impl From<FsError> for JournalError {
+    fn from(e: FsError) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl JournalError {
+    /// The error for the first issue of a scan.
+    fn from_issue(path: &Path, issue: &Issue) -> Self {
+        if issue.code == JournalCode::TornTail {
+            Self::TornTail {
+                path: path.to_owned(),
+                line: issue.line,
+                offset: issue.offset,
+                message: issue.message.clone(),
+            }
+        } else {
+            Self::Invalid {
+                path: path.to_owned(),
+                code: crate::report::FindingCode::as_str(issue.code),
+                line: issue.line,
+                offset: issue.offset,
+                message: issue.message.clone(),
+            }
+        }
+    }
+}
+
+/// What `journal verify` checks besides the journal itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// `(record number, entry_hash)` pins: record N (1-based) must have this hash.
+    pub checkpoints: Vec<(usize, String)>,
+    /// The last record's `entry_hash`.
+    pub expect_head: Option<String>,
+    /// The number of records.
+    pub expect_count: Option<usize>,
+}
+
+fn open_shared(path: &Path) -> Result<File, JournalError> {
+    let file = File::open(path).ctx("open", path)?;
+    file.lock_shared().ctx("lock (shared)", path)?;
+    Ok(file)
+}
+
+fn scan_file(
+    file: &File,
+    path: &Path,
+    keep: bool,
+    pin: &[usize],
+) -> Result<scan::Scan, JournalError> {
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    Ok(scan::scan(&mut reader, keep, pin).ctx("read", path)?)
+}
+
+/// Every record of a journal that verifies completely, under a shared lock. Any torn tail or
+/// tampering is an error naming the line and byte offset; a missing file is an error; an
+/// empty file is `Ok(vec![])`.
+pub fn read_verified(path: &Path) -> Result<Vec<Record>, JournalError> {
+    let file = open_shared(path)?;
+    let scan = scan_file(&file, path, true, &[])?;
+    match scan.issues.first() {
+        Some(issue) => Err(JournalError::from_issue(path, issue)),
+        None => Ok(scan.records),
+    }
+}
+
+/// Verify a journal under a shared lock, with optional pins. Findings are data: the report's
+/// status is the verdict. Errors mean the check could not run (missing file, I/O).
+pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport, JournalError> {
+    let file = open_shared(path)?;
+    let pin: Vec<usize> = opts.checkpoints.iter().map(|(n, _)| *n).collect();
+    let mut scan = scan_file(&file, path, false, &pin)?;
+    drop(file);
+    apply_expectations(&mut scan, opts);
+    Ok(VerifyReport::new(path, scan))
+}
+
+fn apply_expectations(scan: &mut scan::Scan, opts: &VerifyOptions) {
+    let count = scan.count;
+    for (n, want) in &opts.checkpoints {
+        match scan.pinned.get(n).cloned().flatten() {
+            _ if *n > count => scan.push(
+                JournalCode::CheckpointMissing,
+                *n,
+                scan.len,
+                format!("the checkpoint pins record {n} but the journal has {count} complete records; it was truncated"),
+            ),
+            Some(got) if got == *want => {}
+            Some(got) => {
+                let offset = scan.len;
+                scan.push(
+                    JournalCode::CheckpointMismatch,
+                    *n,
+                    offset,
+                    format!("record {n} has `entry_hash` `{got}`, the checkpoint pins `{want}`; the prefix was rewritten"),
+                );
+            }
+            None => {
+                let offset = scan.len;
+                scan.push(
+                    JournalCode::CheckpointMismatch,
+                    *n,
+                    offset,
+                    format!("record {n} is not a valid record, the checkpoint pins `{want}`"),
+                );
+            }
+        }
+    }
+    if let Some(want) = opts
+        .expect_head
+        .as_ref()
+        .filter(|w| scan.head.as_deref() != Some(w.as_str()))
+    {
+        let got = scan.head.as_deref().unwrap_or("none");
+        let message = format!("the head is `{got}`, expected `{want}`");
+        let offset = scan.len;
+        scan.push(JournalCode::HeadMismatch, count, offset, message);
+    }
+    if let Some(want) = opts.expect_count.filter(|&w| w != count) {
+        let offset = scan.len;
+        let message = format!("the journal has {count} records, expected {want}");
+        scan.push(JournalCode::CountMismatch, count, offset, message);
+    }
+}
+
+/// The record count and head hash of a journal that verifies (the value to pin in CI).
+pub fn head(path: &Path) -> Result<HeadReport, JournalError> {
+    let report = verify(path, &VerifyOptions::default())?;
+    Ok(HeadReport { verify: report })
+}
+
+/// The records of a journal that verifies, or the one with `step_id`.
+pub fn show(path: &Path, step_id: Option<&str>) -> Result<ShowReport, JournalError> {
+    let records = read_verified(path)?;
+    let total = records.len();
+    let selected: Vec<(usize, Record)> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (i + 1, r))
+        .filter(|(_, r)| step_id.is_none_or(|id| r.step_id == id))
+        .collect();
+    Ok(ShowReport {
+        path: path.to_owned(),
+        total,
+        step_id: step_id.map(str::to_owned),
+        records: selected,
+    })
+}
+
+/// Checkpoint pins parsed from `N:HASH`.
+pub fn parse_checkpoint(s: &str) -> Result<(usize, String), String> {
+    let (n, h) = s
+        .split_once(':')
+        .ok_or_else(|| format!("checkpoint `{s}` is not `N:HASH`"))?;
+    let n: usize = n
+        .parse()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| format!("checkpoint record number `{n}` is not a positive integer"))?;
+    if !is_hash(h) {
+        return Err(format!(
+            "checkpoint hash `{h}` is not 64 lowercase hex digits"
+        ));
+    }
+    Ok((n, h.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn clock() -> FixedClock {
+        FixedClock(UNIX_EPOCH + Duration::from_secs(1_767_323_045))
+    }
+
+    fn step(name: &str) -> NewStep {
+        NewStep {
+            name: name.into(),
+            status: "ok".into(),
+            ..NewStep::default()
+        }
+    }
+
+    #[test]
+    fn append_then_read_verified_round_trips_and_chains() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let a = append(&p, step("a"), &clock()).unwrap();
+        let b = append(&p, step("b"), &clock()).unwrap();
+        assert_eq!(a.prev_hash, None);
+        assert_eq!(b.prev_hash.as_deref(), Some(a.entry_hash.as_str()));
+        assert_eq!(a.started_at, "2026-01-02T03:04:05Z");
+        assert_eq!(read_verified(&p).unwrap(), vec![a, b]);
+        // Only the journal is left in the directory: no temp file.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn missing_is_an_error_and_empty_is_an_empty_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        assert!(matches!(read_verified(&p), Err(JournalError::Io(_))));
+        std::fs::write(&p, b"").unwrap();
+        assert_eq!(read_verified(&p).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn torn_and_tampered_are_told_apart_and_block_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        append(&p, step("a"), &clock()).unwrap();
+        append(&p, step("b"), &clock()).unwrap();
+        let good = std::fs::read(&p).unwrap();
+
+        std::fs::write(&p, &good[..good.len() - 5]).unwrap();
+        let err = read_verified(&p).unwrap_err();
+        assert!(
+            matches!(err, JournalError::TornTail { line: 2, .. }),
+            "{err}"
+        );
+        let before = std::fs::read(&p).unwrap();
+        assert!(append(&p, step("c"), &clock()).is_err());
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            before,
+            "a refused append changed the file"
+        );
+
+        let tampered = String::from_utf8(good.clone())
+            .unwrap()
+            .replacen("\"a\"", "\"x\"", 1);
+        std::fs::write(&p, tampered).unwrap();
+        let err = read_verified(&p).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                JournalError::Invalid {
+                    code: "journal-hash-mismatch",
+                    line: 1,
+                    offset: 0,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("j.jsonl"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_step_ids_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let mut s = step("a");
+        s.step_id = Some("fixed".into());
+        append(&p, s.clone(), &clock()).unwrap();
+        let err = append(&p, s, &clock()).unwrap_err();
+        assert!(
+            matches!(err, JournalError::DuplicateStepId { line: 1, .. }),
+            "{err}"
+        );
+        assert_eq!(read_verified(&p).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_invalid_step_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let mut s = step("a");
+        s.completed_at = Some("yesterday".into());
+        assert!(matches!(
+            append(&p, s, &clock()),
+            Err(JournalError::BadStep { .. })
+        ));
+        assert!(!p.exists());
+        assert!(append(&p, step(""), &clock()).is_err());
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn checkpoints_catch_truncation_and_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let a = append(&p, step("a"), &clock()).unwrap();
+        let b = append(&p, step("b"), &clock()).unwrap();
+        let pin = |n, h: &str| VerifyOptions {
+            checkpoints: vec![(n, h.to_owned())],
+            ..VerifyOptions::default()
+        };
+        assert_eq!(verify(&p, &pin(2, &b.entry_hash)).unwrap().issue_total, 0);
+        let r = verify(&p, &pin(3, &b.entry_hash)).unwrap();
+        assert_eq!(r.issues[0].code, JournalCode::CheckpointMissing);
+        let r = verify(&p, &pin(1, &b.entry_hash)).unwrap();
+        assert_eq!(r.issues[0].code, JournalCode::CheckpointMismatch);
+        let r = verify(
+            &p,
+            &VerifyOptions {
+                expect_head: Some(a.entry_hash.clone()),
+                expect_count: Some(1),
+                ..VerifyOptions::default()
+            },
+        )
+        .unwrap();
+        let codes: Vec<_> = r.issues.iter().map(|i| i.code).collect();
+        assert_eq!(
+            codes,
+            [JournalCode::HeadMismatch, JournalCode::CountMismatch]
+        );
+    }
+
+    #[test]
+    fn checkpoint_syntax() {
+        let h = "a".repeat(64);
+        assert_eq!(parse_checkpoint(&format!("3:{h}")), Ok((3, h.clone())));
+        assert!(parse_checkpoint(&format!("0:{h}")).is_err());
+        assert!(parse_checkpoint("3:abc").is_err());
+        assert!(parse_checkpoint(&h).is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! Locked append: read the head, hash, write one line, fsync — all under one exclusive lock.
+//!
+//! Invariants: the step is validated completely before any file is touched; a journal that
+//! does not verify (torn tail, tampering) is never extended; a failed write is rolled back by
+//! truncating to the length found under the lock; a new journal is created atomically with its
+//! first record (temp file in the same directory, fsync, hard link, fsync of the directory),
+//! so a crash leaves no file or a valid one-record journal.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Write};
+use std::path::Path;
+
+use super::record::{NewStep, Record, check_timestamp};
+use super::{JournalError, scan};
+use crate::canon;
+use crate::clock::{self, Clock};
+use crate::fsutil::{self, FsError, IoContext};
+
+/// A validated step, waiting for its `prev_hash`.
+struct Prepared {
+    step_id: String,
+    name: String,
+    status: String,
+    started_at: String,
+    completed_at: Option<String>,
+    inputs: serde_json::Map<String, serde_json::Value>,
+    outputs: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Prepared {
+    fn finish(&self, prev_hash: Option<String>) -> Result<(Record, Vec<u8>), canon::CanonError> {
+        let mut rec = Record {
+            step_id: self.step_id.clone(),
+            name: self.name.clone(),
+            status: self.status.clone(),
+            started_at: self.started_at.clone(),
+            completed_at: self.completed_at.clone(),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            prev_hash,
+            entry_hash: String::new(),
+        };
+        rec.entry_hash = rec.compute_hash()?;
+        let line = rec.to_line()?;
+        Ok((rec, line))
+    }
+}
+
+fn prepare(path: &Path, step: NewStep, clock: &dyn Clock) -> Result<Prepared, JournalError> {
+    let bad = |reason: String| JournalError::BadStep {
+        path: path.to_owned(),
+        reason,
+    };
+    for (what, v) in [("name", &step.name), ("status", &step.status)] {
+        if v.is_empty() {
+            return Err(bad(format!("the step {what} is empty")));
+        }
+    }
+    let step_id = match step.step_id {
+        Some(id) if id.is_empty() => return Err(bad("the step id is empty".into())),
+        Some(id) => id,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let started_at = match step.started_at {
+        Some(t) => t,
+        None => clock::format_rfc3339(clock.now()).map_err(|source| JournalError::Clock {
+            path: path.to_owned(),
+            source,
+        })?,
+    };
+    for (what, t) in [
+        ("started_at", Some(&started_at)),
+        ("completed_at", step.completed_at.as_ref()),
+    ] {
+        if let Some(t) = t {
+            check_timestamp(t).map_err(|why| bad(format!("`{what}` is `{t}`: {why}")))?;
+        }
+    }
+    for (what, m) in [("inputs", &step.inputs), ("outputs", &step.outputs)] {
+        let mut sink = Vec::new();
+        canon::write_object(m, &mut sink).map_err(|e| bad(format!("`{what}`: {}", e.reason)))?;
+    }
+    Ok(Prepared {
+        step_id,
+        name: step.name,
+        status: step.status,
+        started_at,
+        completed_at: step.completed_at,
+        inputs: step.inputs,
+        outputs: step.outputs,
+    })
+}
+
+/// Append a step to the journal at `path`, creating the journal if absent. Returns the record
+/// as written. Refuses (and changes nothing) when the journal does not verify, the step id is
+/// taken, or the step is invalid.
+pub fn append(path: &Path, step: NewStep, clock: &dyn Clock) -> Result<Record, JournalError> {
+    let prepared = prepare(path, step, clock)?;
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(rec) = create_with_first(path, &prepared)? {
+                return Ok(rec);
+            }
+            // Another process created it first: append behind its record.
+        }
+        Err(e) => return Err(FsError::new("inspect", path, e).into()),
+        Ok(_) => {}
+    }
+    append_locked(path, &prepared)
+}
+
+fn bad_step(path: &Path, e: &canon::CanonError) -> JournalError {
+    JournalError::BadStep {
+        path: path.to_owned(),
+        reason: e.reason.clone(),
+    }
+}
+
+/// Create the journal with its first record, atomically. `Ok(None)` when it already exists.
+fn create_with_first(path: &Path, prepared: &Prepared) -> Result<Option<Record>, JournalError> {
+    let (rec, line) = prepared.finish(None).map_err(|e| bad_step(path, &e))?;
+    let dir = fsutil::parent_dir(path);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".vaultgate-journal-");
+    #[cfg(unix)]
+    {
+        // Mode 0666 before the umask, as a plain `open(O_CREAT)` would give (tempfile's
+        // default, 0600, would make the journal private by accident).
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let tmp = builder
+        .tempfile_in(dir)
+        .ctx("create a temporary file in", dir)?;
+    tmp.as_file().write_all(&line).ctx("write", tmp.path())?;
+    tmp.as_file().sync_all().ctx("fsync", tmp.path())?;
+    match fs::hard_link(tmp.path(), path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+        Err(e) => return Err(FsError::new("create", path, e).into()),
+    }
+    // Dropping the temp file removes its name; the journal keeps the inode.
+    drop(tmp);
+    fsutil::fsync_dir(dir)?;
+    Ok(Some(rec))
+}
+
+fn append_locked(path: &Path, prepared: &Prepared) -> Result<Record, JournalError> {
+    let file: File = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(path)
+        .ctx("open", path)?;
+    file.lock().ctx("lock", path)?;
+    let found = {
+        let mut reader = BufReader::with_capacity(1 << 20, &file);
+        scan::scan(&mut reader, false, &[]).ctx("read", path)?
+    };
+    if let Some(issue) = found.issues.first() {
+        return Err(JournalError::from_issue(path, issue));
+    }
+    if let Some(&(line, offset)) = found.step_ids.get(&prepared.step_id) {
+        return Err(JournalError::DuplicateStepId {
+            path: path.to_owned(),
+            step_id: prepared.step_id.clone(),
+            line,
+            offset,
+        });
+    }
+    let (rec, line) = prepared
+        .finish(found.head)
+        .map_err(|e| bad_step(path, &e))?;
+    let len = file.metadata().ctx("inspect", path)?.len();
+    if len != found.len {
+        // Impossible under the exclusive lock unless a writer ignores locks: refuse.
+        return Err(FsError::new(
+            "append to",
+            path,
+            io::Error::other(format!(
+                "the journal changed while locked ({} bytes read, {len} bytes on disk); another writer ignores the lock",
+                found.len
+            )),
+        )
+        .into());
+    }
+    let written = (&file).write_all(&line).and_then(|()| file.sync_data());
+    if let Err(e) = written {
+        // Roll back whatever part of the line reached the file.
+        let _ = file.set_len(len);
+        let _ = file.sync_data();
+        return Err(FsError::new("append to", path, e).into());
+    }
+    Ok(rec)
+}

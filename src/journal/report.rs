@@ -1,0 +1,567 @@
+//! The journal's reports (schema `vaultgate/journal/v1`), as text and JSON.
+//!
+//! Every report names the journal; findings carry their line and byte offset (JSON: `line`,
+//! `offset`; text: `FILE:LINE (byte OFFSET)`), and the first failure is repeated in the
+//! summary so a reader never has to search for it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::record::Record;
+use super::scan::{Issue, Scan, Torn};
+use crate::exit::ExitStatus;
+use crate::output::{Render, Style};
+use crate::report::{Finding, escape_bytes_for_display};
+
+/// The schema every journal report carries.
+pub const SCHEMA: &str = "vaultgate/journal/v1";
+
+fn show_path(path: &Path) -> String {
+    escape_bytes_for_display(path.as_os_str().as_encoded_bytes())
+}
+
+fn issue_json(path: &Path, issue: &Issue) -> Value {
+    let f = Finding::error(issue.code, subject(path, issue), issue.message.clone());
+    let mut v = serde_json::to_value(&f).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("line".into(), Value::from(issue.line));
+        m.insert("offset".into(), Value::from(issue.offset));
+    }
+    v
+}
+
+fn subject(path: &Path, issue: &Issue) -> String {
+    format!("{}:{}", show_path(path), issue.line)
+}
+
+fn issue_text(path: &Path, issue: &Issue, style: Style) -> String {
+    format!(
+        "{} {}  {} (byte {}): {}",
+        style.bad("FAIL"),
+        crate::report::FindingCode::as_str(issue.code),
+        subject(path, issue),
+        issue.offset,
+        issue.message
+    )
+}
+
+fn record_json(line: usize, rec: &Record) -> Value {
+    let mut m = rec.to_map();
+    m.insert("line".into(), Value::from(line));
+    Value::Object(m)
+}
+
+/// The result of `journal verify`.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The journal.
+    pub path: PathBuf,
+    /// Complete records.
+    pub records: usize,
+    /// The last record's `entry_hash`.
+    pub head: Option<String>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Findings kept (the first ones, in line order).
+    pub issues: Vec<Issue>,
+    /// Findings in all.
+    pub issue_total: usize,
+}
+
+impl VerifyReport {
+    pub(super) fn new(path: &Path, scan: Scan) -> Self {
+        Self {
+            path: path.to_owned(),
+            records: scan.count,
+            head: scan.head,
+            bytes: scan.len,
+            issues: scan.issues,
+            issue_total: scan.issue_total,
+        }
+    }
+
+    fn findings_text(&self, style: Style, out: &mut String) {
+        for issue in &self.issues {
+            out.push_str(&issue_text(&self.path, issue, style));
+            out.push('\n');
+        }
+        if self.issue_total > self.issues.len() {
+            let _ = writeln!(
+                out,
+                "… and {} more findings",
+                self.issue_total - self.issues.len()
+            );
+        }
+    }
+}
+
+impl Render for VerifyReport {
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+    fn status(&self) -> ExitStatus {
+        ExitStatus::pass_if(self.issue_total == 0)
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        let findings: Vec<Value> = self
+            .issues
+            .iter()
+            .map(|i| issue_json(&self.path, i))
+            .collect();
+        let first = findings.first().cloned().unwrap_or(Value::Null);
+        let body = json!({
+            "command": "verify",
+            "file": show_path(&self.path),
+            "records": self.records,
+            "head": self.head,
+            "bytes": self.bytes,
+            "findings": findings,
+            "summary": {
+                "records": self.records,
+                "head": self.head,
+                "findings": self.issue_total,
+                "first_failure": first,
+            },
+        });
+        match body {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+    fn render_text(&self, style: &Style) -> String {
+        let mut out = String::new();
+        self.findings_text(*style, &mut out);
+        out.push_str(&self.summary_line_styled(*style));
+        out
+    }
+    fn summary_line(&self) -> String {
+        self.summary_line_styled(Style::plain())
+    }
+}
+
+impl VerifyReport {
+    fn summary_line_styled(&self, style: Style) -> String {
+        let path = show_path(&self.path);
+        match self.issues.first() {
+            None => format!(
+                "{} {path}: {} records, head {}",
+                style.verdict(self.status()),
+                self.records,
+                self.head.as_deref().unwrap_or("none (empty journal)")
+            ),
+            Some(first) => format!(
+                "{} {path}: {} finding(s); first failure: {} at line {} (byte {})",
+                style.verdict(self.status()),
+                self.issue_total,
+                crate::report::FindingCode::as_str(first.code),
+                first.line,
+                first.offset
+            ),
+        }
+    }
+}
+
+/// The result of `journal head`: the verified count and head.
+#[derive(Debug, Clone)]
+pub struct HeadReport {
+    /// The full verification behind it.
+    pub verify: VerifyReport,
+}
+
+impl Render for HeadReport {
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+    fn status(&self) -> ExitStatus {
+        self.verify.status()
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        let mut m = self.verify.to_json();
+        m.insert("command".into(), Value::from("head"));
+        m
+    }
+    fn render_text(&self, style: &Style) -> String {
+        if self.verify.issue_total > 0 {
+            return self.verify.render_text(style);
+        }
+        format!(
+            "count {}\nhead {}",
+            self.verify.records,
+            self.verify.head.as_deref().unwrap_or("none")
+        )
+    }
+    fn summary_line(&self) -> String {
+        self.verify.summary_line()
+    }
+}
+
+/// The result of `journal append`.
+#[derive(Debug, Clone)]
+pub struct AppendReport {
+    /// The journal.
+    pub path: PathBuf,
+    /// The record as written.
+    pub record: Record,
+}
+
+impl Render for AppendReport {
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+    fn status(&self) -> ExitStatus {
+        ExitStatus::Pass
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("command".into(), Value::from("append"));
+        m.insert("file".into(), Value::from(show_path(&self.path)));
+        m.insert("record".into(), Value::Object(self.record.to_map()));
+        m.insert(
+            "summary".into(),
+            json!({"entry_hash": self.record.entry_hash, "step_id": self.record.step_id}),
+        );
+        m
+    }
+    fn render_text(&self, _style: &Style) -> String {
+        self.record.entry_hash.clone()
+    }
+    fn summary_line(&self) -> String {
+        format!(
+            "appended step `{}` to {}: {}",
+            self.record.step_id,
+            show_path(&self.path),
+            self.record.entry_hash
+        )
+    }
+}
+
+/// The result of `journal show`.
+#[derive(Debug, Clone)]
+pub struct ShowReport {
+    /// The journal.
+    pub path: PathBuf,
+    /// Records in the journal.
+    pub total: usize,
+    /// The `--step-id` asked for.
+    pub step_id: Option<String>,
+    /// `(line, record)` selected.
+    pub records: Vec<(usize, Record)>,
+}
+
+impl ShowReport {
+    fn not_found(&self) -> bool {
+        self.step_id.is_some() && self.records.is_empty()
+    }
+    fn not_found_finding(&self) -> Option<Finding> {
+        let id = self.step_id.as_deref()?;
+        self.not_found().then(|| {
+            Finding::error(
+                super::JournalCode::StepNotFound,
+                show_path(&self.path),
+                format!(
+                    "no record has step id `{}` ({} records checked)",
+                    id.escape_debug(),
+                    self.total
+                ),
+            )
+        })
+    }
+}
+
+impl Render for ShowReport {
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+    fn status(&self) -> ExitStatus {
+        ExitStatus::pass_if(!self.not_found())
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        let records: Vec<Value> = self
+            .records
+            .iter()
+            .map(|(l, r)| record_json(*l, r))
+            .collect();
+        let findings: Vec<Value> = self
+            .not_found_finding()
+            .iter()
+            .filter_map(|f| serde_json::to_value(f).ok())
+            .collect();
+        let mut m = Map::new();
+        m.insert("command".into(), Value::from("show"));
+        m.insert("file".into(), Value::from(show_path(&self.path)));
+        m.insert("records".into(), Value::Array(records));
+        m.insert("findings".into(), Value::Array(findings));
+        m.insert(
+            "summary".into(),
+            json!({"records": self.total, "shown": self.records.len()}),
+        );
+        m
+    }
+    fn render_text(&self, style: &Style) -> String {
+        let mut out = String::new();
+        for (line, r) in &self.records {
+            let _ = writeln!(
+                out,
+                "{line}  {}  {}  {}  started {}  completed {}",
+                escape_bytes_for_display(r.step_id.as_bytes()),
+                style.bold(&escape_bytes_for_display(r.name.as_bytes())),
+                escape_bytes_for_display(r.status.as_bytes()),
+                r.started_at,
+                r.completed_at.as_deref().unwrap_or("-"),
+            );
+            let _ = writeln!(
+                out,
+                "    inputs {}  outputs {}",
+                compact(&r.inputs),
+                compact(&r.outputs)
+            );
+            let _ = writeln!(out, "    entry_hash {}", r.entry_hash);
+        }
+        if let Some(f) = self.not_found_finding() {
+            let _ = writeln!(
+                out,
+                "{} {}  {}: {}",
+                style.bad("FAIL"),
+                f.code,
+                f.subject,
+                f.message
+            );
+        }
+        out.push_str(&self.summary_line());
+        out
+    }
+    fn summary_line(&self) -> String {
+        format!(
+            "{}: {} of {} records shown",
+            show_path(&self.path),
+            self.records.len(),
+            self.total
+        )
+    }
+}
+
+fn compact(m: &Map<String, Value>) -> String {
+    let mut buf = Vec::new();
+    match crate::canon::write_object(m, &mut buf) {
+        Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
+        Err(e) => format!("<{}>", e.reason),
+    }
+}
+
+/// What `journal repair --truncate-torn-tail` did.
+#[derive(Debug, Clone)]
+pub enum RepairOutcome {
+    /// The journal verifies: nothing was changed.
+    Nothing {
+        /// Records in the journal.
+        records: usize,
+    },
+    /// The torn tail was dropped after a backup.
+    Truncated {
+        /// What was dropped.
+        torn: Torn,
+        /// The full copy taken first.
+        backup: PathBuf,
+        /// Records kept.
+        records: usize,
+        /// The head after the repair.
+        head: Option<String>,
+    },
+    /// Something other than a torn tail is wrong: nothing was changed.
+    Refused {
+        /// The non-tail findings.
+        issues: Vec<Issue>,
+        /// How many in all.
+        issue_total: usize,
+    },
+}
+
+/// The result of `journal repair`.
+#[derive(Debug, Clone)]
+pub struct RepairReport {
+    /// The journal.
+    pub path: PathBuf,
+    /// What happened.
+    pub outcome: RepairOutcome,
+}
+
+impl Render for RepairReport {
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+    fn status(&self) -> ExitStatus {
+        ExitStatus::pass_if(!matches!(self.outcome, RepairOutcome::Refused { .. }))
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        let body = match &self.outcome {
+            RepairOutcome::Nothing { records } => json!({
+                "action": "none",
+                "records": records,
+                "findings": [],
+            }),
+            RepairOutcome::Truncated {
+                torn,
+                backup,
+                records,
+                head,
+            } => json!({
+                "action": "truncated",
+                "records": records,
+                "head": head,
+                "dropped": {
+                    "line": torn.line,
+                    "offset": torn.offset,
+                    "bytes": torn.len,
+                    "preview": torn.preview,
+                },
+                "backup": show_path(backup),
+                "findings": [],
+            }),
+            RepairOutcome::Refused {
+                issues,
+                issue_total,
+            } => json!({
+                "action": "refused",
+                "findings": issues.iter().map(|i| issue_json(&self.path, i)).collect::<Vec<_>>(),
+                "findings_total": issue_total,
+            }),
+        };
+        let mut m = match body {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        m.insert("command".into(), Value::from("repair"));
+        m.insert("file".into(), Value::from(show_path(&self.path)));
+        m
+    }
+    fn render_text(&self, style: &Style) -> String {
+        let mut out = String::new();
+        match &self.outcome {
+            RepairOutcome::Truncated { torn, backup, .. } => {
+                let _ = writeln!(
+                    out,
+                    "dropped line {} (byte {}, {} bytes): {}",
+                    torn.line, torn.offset, torn.len, torn.preview
+                );
+                let _ = writeln!(out, "backup of the original: {}", show_path(backup));
+            }
+            RepairOutcome::Refused { issues, .. } => {
+                for i in issues {
+                    out.push_str(&issue_text(&self.path, i, *style));
+                    out.push('\n');
+                }
+            }
+            RepairOutcome::Nothing { .. } => {}
+        }
+        let _ = write!(
+            out,
+            "{} {}",
+            style.verdict(self.status()),
+            self.summary_line()
+        );
+        out
+    }
+    fn summary_line(&self) -> String {
+        let path = show_path(&self.path);
+        match &self.outcome {
+            RepairOutcome::Nothing { records } => {
+                format!("{path}: no torn tail, nothing changed ({records} records)")
+            }
+            RepairOutcome::Truncated { torn, records, .. } => format!(
+                "{path}: truncated to {} bytes, {records} records kept",
+                torn.offset
+            ),
+            RepairOutcome::Refused { issue_total, .. } => format!(
+                "{path}: refusing to repair: {issue_total} finding(s) besides a torn tail; a tampered record is never removed"
+            ),
+        }
+    }
+}
+
+/// A command refused because the journal does not verify or the step id is taken (exit 1).
+#[derive(Debug, Clone)]
+pub struct RefusalReport {
+    /// `append`, `show`, …
+    pub command: &'static str,
+    /// The journal.
+    pub path: PathBuf,
+    /// The finding code.
+    pub code: &'static str,
+    /// 1-based line.
+    pub line: usize,
+    /// Byte offset of the line.
+    pub offset: u64,
+    /// The full message, with its `help:` line when there is one.
+    pub message: String,
+}
+
+impl RefusalReport {
+    /// The report for an error that is a verdict on the journal (torn tail, tampering, a
+    /// taken step id), or `None` for an error that means the command could not run.
+    pub fn from_error(command: &'static str, err: &super::JournalError) -> Option<Self> {
+        use super::JournalError as E;
+        use crate::report::FindingCode as _;
+        let (path, code, line, offset) = match err {
+            E::TornTail {
+                path, line, offset, ..
+            } => (path, super::JournalCode::TornTail.as_str(), *line, *offset),
+            E::Invalid {
+                path,
+                code,
+                line,
+                offset,
+                ..
+            } => (path, *code, *line, *offset),
+            E::DuplicateStepId {
+                path, line, offset, ..
+            } => (
+                path,
+                super::JournalCode::DuplicateStepId.as_str(),
+                *line,
+                *offset,
+            ),
+            _ => return None,
+        };
+        Some(Self {
+            command,
+            path: path.clone(),
+            code,
+            line,
+            offset,
+            message: err.to_string(),
+        })
+    }
+}
+
+impl Render for RefusalReport {
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+    fn status(&self) -> ExitStatus {
+        ExitStatus::Fail
+    }
+    fn to_json(&self) -> Map<String, Value> {
+        let finding = json!({
+            "code": self.code,
+            "severity": "error",
+            "subject": format!("{}:{}", show_path(&self.path), self.line),
+            "message": self.message,
+            "line": self.line,
+            "offset": self.offset,
+        });
+        let mut m = Map::new();
+        m.insert("command".into(), Value::from(self.command));
+        m.insert("file".into(), Value::from(show_path(&self.path)));
+        m.insert("findings".into(), Value::Array(vec![finding.clone()]));
+        m.insert("summary".into(), json!({"first_failure": finding}));
+        m
+    }
+    fn render_text(&self, style: &Style) -> String {
+        format!("{} {}  {}", style.bad("FAIL"), self.code, self.message)
+    }
+    fn summary_line(&self) -> String {
+        format!("{}: {}", self.code, self.message)
+    }
+}

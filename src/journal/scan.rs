@@ -1,0 +1,235 @@
+//! One streaming pass over a journal's bytes: every line checked, the chain followed, step
+//! ids collected, the torn tail told apart from tampering.
+//!
+//! A torn tail is the last line when it has no final newline, is a NUL run, or does not parse
+//! as strict JSON: what a crash in the middle of an append leaves. Anything wrong with an
+//! earlier line, or with a last line that parses, is tampering and is reported under its own
+//! code. Issues are collected in line order, so the first one is the first failure.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, BufRead};
+
+use super::codes::JournalCode;
+use super::record::{Record, check_line};
+use crate::report::escape_bytes_for_display;
+
+/// At most this many issues are kept (all are counted).
+pub const MAX_ISSUES: usize = 1000;
+
+/// One thing wrong with one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// The finding code.
+    pub code: JournalCode,
+    /// 1-based line number (0 for whole-journal checks such as `--expect-count`).
+    pub line: usize,
+    /// Byte offset of the start of the line.
+    pub offset: u64,
+    /// Lowercase, user values in backticks.
+    pub message: String,
+}
+
+/// The torn tail, if any: what `repair --truncate-torn-tail` would drop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Torn {
+    /// Its line number.
+    pub line: usize,
+    /// Where it starts (the length the file is truncated to).
+    pub offset: u64,
+    /// How many bytes it has.
+    pub len: u64,
+    /// The first bytes, escaped for display.
+    pub preview: String,
+}
+
+/// What one pass found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Every valid record, in order (only when asked to keep them).
+    pub records: Vec<Record>,
+    /// Complete lines (newline-terminated, not the torn tail).
+    pub count: usize,
+    /// `entry_hash` of the last complete line, when it is a valid record.
+    pub head: Option<String>,
+    /// The first [`MAX_ISSUES`] issues, in line order.
+    pub issues: Vec<Issue>,
+    /// How many issues there were in all.
+    pub issue_total: usize,
+    /// The torn tail.
+    pub torn: Option<Torn>,
+    /// Step id → the line (and its byte offset) that first used it.
+    pub step_ids: HashMap<String, (usize, u64)>,
+    /// `entry_hash` (as written) of the lines asked for.
+    pub pinned: BTreeMap<usize, Option<String>>,
+    /// Bytes read.
+    pub len: u64,
+}
+
+impl Scan {
+    /// Record an issue (kept if under the cap).
+    pub fn push(&mut self, code: JournalCode, line: usize, offset: u64, message: String) {
+        self.issue_total += 1;
+        if self.issues.len() < MAX_ISSUES {
+            self.issues.push(Issue {
+                code,
+                line,
+                offset,
+                message,
+            });
+        }
+    }
+}
+
+struct State {
+    scan: Scan,
+    keep_records: bool,
+    prev: Prev,
+}
+
+/// What the next record's `prev_hash` must be.
+enum Prev {
+    /// Line 1: `null`.
+    Start,
+    /// The previous line was not a valid record (already reported): not checkable.
+    Unknown,
+    /// The previous record's `entry_hash`.
+    Hash(String),
+}
+
+/// Scan a journal. `pin` lists line numbers whose `entry_hash` should be recorded.
+pub fn scan(reader: &mut dyn BufRead, keep_records: bool, pin: &[usize]) -> io::Result<Scan> {
+    let mut st = State {
+        scan: Scan::default(),
+        keep_records,
+        prev: Prev::Start,
+    };
+    for &n in pin {
+        st.scan.pinned.insert(n, None);
+    }
+    let mut cur: Vec<u8> = Vec::with_capacity(1024);
+    let mut next: Vec<u8> = Vec::with_capacity(1024);
+    let mut have_cur = false;
+    let mut offset = 0u64;
+    let mut line_no = 0usize;
+    loop {
+        next.clear();
+        let n = reader.read_until(b'\n', &mut next)?;
+        if n == 0 {
+            break;
+        }
+        if have_cur {
+            st.line(&cur, line_no, offset, false);
+            offset += cur.len() as u64;
+        }
+        std::mem::swap(&mut cur, &mut next);
+        have_cur = true;
+        line_no += 1;
+    }
+    if have_cur {
+        st.line(&cur, line_no, offset, true);
+        offset += cur.len() as u64;
+    }
+    st.scan.len = offset;
+    Ok(st.scan)
+}
+
+impl State {
+    fn torn(&mut self, raw: &[u8], line: usize, offset: u64, why: &str) {
+        let preview_len = raw.len().min(80);
+        let mut preview = escape_bytes_for_display(&raw[..preview_len]);
+        if raw.len() > preview_len {
+            preview.push('…');
+        }
+        self.scan.torn = Some(Torn {
+            line,
+            offset,
+            len: raw.len() as u64,
+            preview,
+        });
+        self.scan.push(
+            JournalCode::TornTail,
+            line,
+            offset,
+            format!("{why}; a crash during an append leaves this"),
+        );
+    }
+
+    fn line(&mut self, raw: &[u8], line: usize, offset: u64, is_last: bool) {
+        let is_nul_run = |c: &[u8]| !c.is_empty() && c.iter().all(|&b| b == 0);
+        let Some(content) = raw.strip_suffix(b"\n") else {
+            // Only the last line can lack its newline.
+            let why = if is_nul_run(raw) {
+                format!("the journal ends in a run of {} NUL bytes", raw.len())
+            } else {
+                format!("the last line has no final newline ({} bytes)", raw.len())
+            };
+            self.torn(raw, line, offset, &why);
+            return;
+        };
+        let result = check_line(content);
+        self.scan.count += 1;
+        let rec = match result {
+            Ok(rec) => rec,
+            Err(e) if is_last && e.code == JournalCode::LineInvalid => {
+                self.scan.count -= 1;
+                let why = if is_nul_run(content) {
+                    format!("the last line is a run of {} NUL bytes", content.len())
+                } else {
+                    format!("the last line does not parse: {}", e.message)
+                };
+                self.torn(raw, line, offset, &why);
+                return;
+            }
+            Err(e) => {
+                self.scan.push(e.code, line, offset, e.message);
+                self.prev = Prev::Unknown;
+                self.scan.head = None;
+                if let Some(slot) = self.scan.pinned.get_mut(&line) {
+                    *slot = None;
+                }
+                return;
+            }
+        };
+        match (&self.prev, &rec.prev_hash) {
+            (Prev::Start, Some(p)) => self.scan.push(
+                JournalCode::ChainBroken,
+                line,
+                offset,
+                format!("the first record must have `prev_hash` null, found `{p}`"),
+            ),
+            (Prev::Hash(want), got) if got.as_deref() != Some(want.as_str()) => {
+                let got = got.as_deref().unwrap_or("null");
+                let message = format!(
+                    "`prev_hash` is `{got}` but line {} has `entry_hash` `{want}`",
+                    line - 1
+                );
+                self.scan
+                    .push(JournalCode::ChainBroken, line, offset, message);
+            }
+            (Prev::Start | Prev::Unknown | Prev::Hash(_), _) => {}
+        }
+        if let Some(&(first, _)) = self.scan.step_ids.get(&rec.step_id) {
+            self.scan.push(
+                JournalCode::DuplicateStepId,
+                line,
+                offset,
+                format!(
+                    "step id `{}` is already used on line {first}",
+                    rec.step_id.escape_debug()
+                ),
+            );
+        } else {
+            self.scan
+                .step_ids
+                .insert(rec.step_id.clone(), (line, offset));
+        }
+        if let Some(slot) = self.scan.pinned.get_mut(&line) {
+            *slot = Some(rec.entry_hash.clone());
+        }
+        self.scan.head = Some(rec.entry_hash.clone());
+        self.prev = Prev::Hash(rec.entry_hash.clone());
+        if self.keep_records {
+            self.scan.records.push(rec);
+        }
+    }
+}
