@@ -113,8 +113,23 @@ pub fn run() -> ExitCode {
     let ctx = Ctx { printer, clock };
     match dispatch(cli.command, &ctx) {
         Ok(status) => status.into(),
-        Err(e) => ctx.printer.error(&format!("{e:#}")).into(),
+        Err(e) => ctx.printer.error(&error_message(&e)).into(),
     }
+}
+
+/// The error and its causes on one line, each cause once: vaultgate's own errors already carry
+/// their cause in their text (`cannot open `x`: No such file…`), so a cause is appended only when
+/// the message does not contain it yet.
+fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
