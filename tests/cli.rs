@@ -66,9 +66,16 @@ fn errors_are_json_documents_with_json() {
             .unwrap()
             .contains("`/nonexistent/manifest.txt`")
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("vaultgate: error: cannot open `/nonexistent/manifest.txt`")
+        stderr.contains("vaultgate: error: cannot open `/nonexistent/manifest.txt`"),
+        "{stderr}"
+    );
+    // Regression: the I/O cause was printed twice (once in the message, once as its source).
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
     );
 }
 
