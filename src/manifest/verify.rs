@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::walk::{self, Excludes, ProblemKind, SymlinkPolicy, WalkedFile};
-use super::{Code, ManifestError, hashing, parse};
+use super::{Code, ManifestError, ParsedLine, hashing, parse};
 use crate::exit::ExitStatus;
 use crate::fsutil;
 use crate::hash::{Sha256Digest, sha256_bytes};
@@ -192,14 +192,39 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     let excludes = Excludes::new(&opts.excludes, opts.default_excludes)?;
     let omit = walk::rel_inside(&opts.root, &opts.manifest);
     let tree = walk::walk(&opts.root, &excludes, opts.symlinks, omit.as_deref());
+    let (files, tree_findings, tree_unreadable) = check_listed(opts, &lines, &tree, progress);
     let listed: HashSet<&str> = lines.iter().map(|l| l.entry.path.as_str()).collect();
-    let walked: HashSet<&str> = tree.files.iter().map(|f| f.rel.as_str()).collect();
+    let unlisted: Vec<String> = tree
+        .files
+        .iter()
+        .filter(|f| !listed.contains(f.rel.as_str()))
+        .map(|f| f.rel.clone())
+        .collect();
+    Ok(VerifyReport {
+        root: opts.root.clone(),
+        manifest: opts.manifest.clone(),
+        manifest_digest: sha256_bytes(&bytes),
+        files,
+        unlisted,
+        allow_unlisted: opts.allow_unlisted,
+        tree_findings,
+        tree_unreadable,
+    })
+}
 
+/// Hash every listed file and turn the walk's refused entries into findings.
+fn check_listed(
+    opts: &VerifyOptions,
+    lines: &[ParsedLine],
+    tree: &walk::Walk,
+    progress: &Progress,
+) -> (Vec<FileResult>, Vec<Finding>, bool) {
+    let walked: HashSet<&str> = tree.files.iter().map(|f| f.rel.as_str()).collect();
     // Decide what to hash: listed files the walk found, plus listed files it excluded.
     let mut files: Vec<FileResult> = Vec::with_capacity(lines.len());
     let mut to_hash: Vec<WalkedFile> = Vec::new();
     let mut hash_slot: Vec<usize> = Vec::new();
-    for l in &lines {
+    for l in lines {
         let (status, detail, abs) = if walked.contains(l.entry.path.as_str()) {
             (
                 FileStatus::Ok,
@@ -256,19 +281,13 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
             }
         }
     }
-
-    let unlisted: Vec<String> = tree
-        .files
-        .iter()
-        .filter(|f| !listed.contains(f.rel.as_str()))
-        .map(|f| f.rel.clone())
-        .collect();
+    // Refused tree entries that are not listed (listed ones are reported with their result).
     let listed_shown: HashSet<String> = lines
         .iter()
         .map(|l| escape_for_display(&l.entry.path))
         .collect();
-    let mut tree_findings = Vec::new();
-    let mut tree_unreadable = false;
+    let mut findings = Vec::new();
+    let mut unreadable = false;
     for p in tree
         .problems
         .iter()
@@ -285,22 +304,13 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
             ),
             ProblemKind::NonUtf8 => (Code::NonUtf8Name, "name is not valid UTF-8".to_owned()),
             ProblemKind::Unreadable(e) => {
-                tree_unreadable = true;
+                unreadable = true;
                 (Code::UnreadableFile, format!("cannot read: {e}"))
             }
         };
-        tree_findings.push(Finding::error(code, p.rel.clone(), msg));
+        findings.push(Finding::error(code, p.rel.clone(), msg));
     }
-    Ok(VerifyReport {
-        root: opts.root.clone(),
-        manifest: opts.manifest.clone(),
-        manifest_digest: sha256_bytes(&bytes),
-        files,
-        unlisted,
-        allow_unlisted: opts.allow_unlisted,
-        tree_findings,
-        tree_unreadable,
-    })
+    (files, findings, unreadable)
 }
 
 impl VerifyReport {

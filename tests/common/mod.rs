@@ -31,7 +31,10 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     } else {
         #[allow(clippy::disallowed_macros)]
         {
-            eprintln!("SKIPPED: `{}` is absent; the tests that need it did not run", p.display());
+            eprintln!(
+                "SKIPPED: `{}` is absent; the tests that need it did not run",
+                p.display()
+            );
         }
         None
     }
@@ -46,7 +49,9 @@ pub fn have(prog: &str) -> bool {
     if !found {
         #[allow(clippy::disallowed_macros)]
         {
-            eprintln!("SKIPPED: `{prog}` is not installed; the interop test that needs it did not run");
+            eprintln!(
+                "SKIPPED: `{prog}` is not installed; the interop test that needs it did not run"
+            );
         }
     }
     found
@@ -62,6 +67,10 @@ pub fn write(root: &Path, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
 
 /// Parse a command's stdout as JSON.
 pub fn json_of(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
