@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// An I/O error with the operation and the path it failed on.
@@ -63,10 +64,19 @@ where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
     let dir = parent_dir(dest);
+    // A temporary file is private (0600); the result must not be. Keep the mode of the file
+    // being replaced, else create with 0666 filtered by the umask, like any new file.
+    let existing = std::fs::metadata(dest).ok().map(|m| m.permissions());
     let tmp = tempfile::Builder::new()
         .prefix(".vaultgate-tmp-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .ctx("create a temporary file in", dir)?;
+    if let Some(perms) = existing {
+        tmp.as_file()
+            .set_permissions(perms)
+            .ctx("set permissions of", tmp.path())?;
+    }
     {
         let mut w = BufWriter::new(tmp.as_file());
         fill(&mut w).ctx("write", tmp.path())?;
@@ -115,6 +125,32 @@ mod tests {
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_write_gives_a_normal_mode_and_keeps_an_existing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("m.txt");
+        write_atomic_bytes(&dest, b"x").unwrap();
+        let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .unwrap()
+            .trim();
+        let umask = u32::from_str_radix(umask, 8).unwrap();
+        assert_eq!(
+            mode,
+            0o666 & !umask,
+            "a new file gets 0666 & !umask, not the temp file's 0600"
+        );
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic_bytes(&dest, b"y").unwrap();
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value};
 
 use crate::exit::ExitStatus;
@@ -159,10 +159,11 @@ impl Printer {
         } else {
             write_stdout(report.render_text(&self.style).trim_end_matches('\n'))
         };
-        match written {
-            Ok(()) => status,
-            // The report could not be delivered: never a pass.
-            Err(_) => status.worst(ExitStatus::Error),
+        // A report that could not be delivered is never a pass; a failure keeps its own code.
+        if written.is_err() && status == ExitStatus::Pass {
+            ExitStatus::Error
+        } else {
+            status
         }
     }
 
@@ -199,40 +200,61 @@ impl Printer {
     }
 
     /// A progress bar on stderr, only when stderr is a terminal, output is not quiet, and the
-    /// work is long enough to deserve one (`len >= threshold`).
+    /// work is long enough to deserve one (`len >= threshold`). When the amount of work is not
+    /// known yet, pass `len = 0` and call [`Progress::start`] once it is.
     pub fn progress(&self, len: u64, threshold: u64, what: &str) -> Progress {
-        if self.quiet || !self.stderr_tty || len < threshold {
+        if self.quiet || !self.stderr_tty {
             return Progress::hidden();
         }
-        let bar = ProgressBar::new(len);
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
         if let Ok(style) =
             ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} [{elapsed}<{eta}]")
         {
             bar.set_style(style);
         }
         bar.set_message(what.to_owned());
-        Progress(Some(bar))
+        let progress = Progress {
+            bar: Some(bar),
+            threshold,
+        };
+        if len > 0 {
+            progress.start(len);
+        }
+        progress
     }
 }
 
-/// A progress handle the core may tick; hidden when not on a terminal.
+/// A progress handle the core may tick; draws nothing unless stderr is a terminal and the work
+/// is large.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Option<ProgressBar>);
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    threshold: u64,
+}
 
 impl Progress {
     /// A progress handle that shows nothing.
     pub fn hidden() -> Self {
-        Self(None)
+        Self::default()
+    }
+    /// The amount of work is now known: show the bar if it is at least the threshold.
+    pub fn start(&self, len: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(len);
+            if len >= self.threshold {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
+        }
     }
     /// Advance by `n`.
     pub fn inc(&self, n: u64) {
-        if let Some(bar) = &self.0 {
+        if let Some(bar) = &self.bar {
             bar.inc(n);
         }
     }
     /// Remove the bar from the terminal.
     pub fn finish(&self) {
-        if let Some(bar) = &self.0 {
+        if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }

@@ -136,3 +136,35 @@ fn completions_are_generated() {
             .stdout(predicate::str::contains("vaultgate"));
     }
 }
+
+/// A report that cannot be delivered is never a pass: with stdout a pipe whose reader is gone,
+/// a passing check exits 2 and a failing one keeps its 1.
+#[test]
+fn closed_stdout_never_turns_into_a_pass() {
+    let d = tempfile::tempdir().unwrap();
+    common::write(d.path(), "a", "a");
+    vg().args(["manifest", "generate"])
+        .arg(d.path())
+        .assert()
+        .success();
+    let run = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let bin = assert_cmd::cargo::cargo_bin("vaultgate");
+        std::process::Command::new(bin)
+            .args(["manifest", "verify"])
+            .arg(d.path())
+            .stdout(writer)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .code()
+    };
+    assert_eq!(
+        run(),
+        Some(2),
+        "a pass whose report was lost must not exit 0"
+    );
+    common::write(d.path(), "b", "b");
+    assert_eq!(run(), Some(1), "a failure stays a failure");
+}

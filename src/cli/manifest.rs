@@ -11,6 +11,9 @@ use crate::hash::{Sha256Digest, sha256_bytes};
 use crate::manifest::{self, GenerateOptions, MANIFEST_NAME, SymlinkPolicy, VerifyOptions};
 use crate::output::{Render, Style, json_object};
 
+/// Trees with at least this many files get a progress bar (on a terminal).
+const PROGRESS_THRESHOLD: u64 = 5_000;
+
 const GENERATE_HELP: &str = "\
 Examples:
   vaultgate manifest generate                    # ./manifest.txt for the current folder
@@ -157,7 +160,7 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 &mut opts.threads,
             );
             opts.allow_empty = a.walk.allow_empty;
-            let progress = ctx.printer.progress(0, u64::MAX, "hashing");
+            let progress = ctx.printer.progress(0, PROGRESS_THRESHOLD, "hashing");
             let (report, bytes) = manifest::generate_to(&opts, &progress, to_stdout)?;
             if to_stdout {
                 return Ok(ctx.printer.product(&String::from_utf8_lossy(&bytes)));
@@ -182,7 +185,7 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 &mut opts.symlinks,
                 &mut opts.threads,
             );
-            let progress = ctx.printer.progress(0, u64::MAX, "verifying");
+            let progress = ctx.printer.progress(0, PROGRESS_THRESHOLD, "verifying");
             let report = manifest::verify(&opts, &progress)?;
             Ok(ctx.printer.emit(&report))
         }

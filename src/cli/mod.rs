@@ -5,6 +5,7 @@
 
 pub mod docs;
 mod manifest;
+mod zip;
 
 use std::process::ExitCode;
 
@@ -71,6 +72,9 @@ enum Command {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
     },
+    /// Audit and pack bundle ZIPs
+    #[command(subcommand)]
+    Zip(zip::ZipCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -111,5 +115,6 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             clap_complete::generate(shell, &mut Cli::command(), "vaultgate", &mut out);
             Ok(ctx.printer.product(&String::from_utf8_lossy(&out)))
         }
+        Command::Zip(cmd) => zip::dispatch(cmd, ctx),
     }
 }

@@ -105,6 +105,7 @@ fn compute_with_size(
     if tree.files.is_empty() && !opts.allow_empty {
         return Err(ManifestError::EmptyTree(opts.root.clone()));
     }
+    progress.start(tree.files.len() as u64);
     let hashes = hashing::hash_all(&tree.files, opts.threads, progress);
     progress.finish();
     let mut entries = Vec::with_capacity(tree.files.len());

@@ -262,6 +262,7 @@ fn check_listed(
             detail,
         });
     }
+    progress.start(to_hash.len() as u64);
     let hashes = hashing::hash_all(&to_hash, opts.threads, progress);
     progress.finish();
     for (slot, h) in hash_slot.into_iter().zip(hashes) {

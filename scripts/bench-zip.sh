@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmark `vaultgate zip audit` against `unzip -t` and scripts/zipcheck.py (Python zipfile) in
+# the same run. Not a test: timings depend on the machine and its load.
+#
+#   scripts/bench-zip.sh [WORKDIR]     (default: a fresh temp dir; needs zip, unzip, python3, hyperfine)
+#
+# Builds a 50,000-entry bundle and a 1 GiB bundle, then times, with hyperfine:
+#   many.zip: zip audit, zip audit --deep, unzip -t, zipcheck.py
+#   big.zip:  zip audit, zip audit --deep, unzip -t, zipcheck.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=${1:-$(mktemp -d)}
+mkdir -p "$work"
+cargo build --release --locked --quiet
+vg="$root/target/release/vaultgate"
+peer="$root/scripts/zipcheck.py"
+
+if [ ! -f "$work/many.zip" ]; then
+  python3 - "$work/many.zip" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for i in range(50_000):
+        z.writestr(f"pkg/mod{i // 1000:02}/file{i:05}.py", f"# module {i}\nVALUE = {i}\n" * 20)
+PY
+fi
+if [ ! -f "$work/big.zip" ]; then
+  # 64 files of 16 MiB: half text-like (compresses ~4:1), half random (stored by zip), 1 GiB total.
+  mkdir -p "$work/big"
+  python3 - "$work/big" <<'PY'
+import os, random, sys
+random.seed(1)
+words = [("w%d" % i).encode() for i in range(5000)]
+for i in range(64):
+    with open(os.path.join(sys.argv[1], f"part{i:02}.bin"), "wb") as f:
+        if i % 2:
+            f.write(os.urandom(16 << 20))
+        else:
+            n = 0
+            while n < 16 << 20:
+                chunk = b" ".join(random.choice(words) for _ in range(4096)) + b"\n"
+                f.write(chunk); n += len(chunk)
+            f.truncate(16 << 20)
+PY
+  (cd "$work/big" && zip -q -r "$work/big.zip" .)
+  rm -rf "$work/big"
+fi
+ls -l "$work/many.zip" "$work/big.zip"
+echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
+
+for z in many big; do
+  hyperfine --warmup 1 --runs "${RUNS:-5}" --export-markdown "$work/$z.md" \
+    -n "vaultgate zip audit" "$vg zip audit --max-size 2147483648 $work/$z.zip" \
+    -n "vaultgate zip audit --deep" "$vg zip audit --deep --max-size 2147483648 $work/$z.zip" \
+    -n "unzip -t" "unzip -tqq $work/$z.zip" \
+    -n "zipcheck.py" "python3 $peer $work/$z.zip"
+done
+cat "$work/many.md" "$work/big.md"

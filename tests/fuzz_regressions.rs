@@ -1,0 +1,90 @@
+//! Replays every minimised fuzz input under `fuzz/regressions/<target>/` with plain
+//! `cargo test`, so a crash found once stays fixed (no fuzz tooling needed), and checks with
+//! proptest that random mutations of a valid archive never panic the reader.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "../src/bundle/testkit.rs"]
+mod testkit;
+
+use proptest::prelude::*;
+
+#[test]
+fn bundle_parse_regressions_never_panic() {
+    let dir = common::repo_root().join("fuzz/regressions/bundle_parse");
+    let Ok(read) = std::fs::read_dir(&dir) else {
+        #[allow(clippy::disallowed_macros)]
+        {
+            eprintln!(
+                "SKIPPED: `{}` is absent; no fuzz regression was replayed",
+                dir.display()
+            );
+        }
+        return;
+    };
+    let mut replayed = 0;
+    for f in read {
+        let path = f.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "README.md") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        let result = std::panic::catch_unwind(|| vaultgate::bundle::parse(&data));
+        assert!(result.is_ok(), "`{}` panics the reader", path.display());
+        replayed += 1;
+    }
+    assert!(
+        replayed > 0,
+        "`{}` holds no regression input",
+        dir.display()
+    );
+}
+
+fn valid_archive() -> Vec<u8> {
+    use testkit::E;
+    let mut dd = E::deflated("lib/b.txt", b"deflated deflated deflated".repeat(20));
+    dd.descriptor = true;
+    dd.flags = 8;
+    testkit::build(&[
+        E::dir("lib/"),
+        E::stored("lib/a.txt", b"stored"),
+        dd,
+        E::deflated("README.md", b"# readme\n".repeat(10)),
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any set of byte changes, a truncation or an extension of a valid archive yields a report.
+    #[test]
+    fn mutations_never_panic(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in proptest::option::of(any::<prop::sample::Index>()),
+        tail in proptest::collection::vec(any::<u8>(), 0..4),
+    ) {
+        let mut data = valid_archive();
+        for (at, byte) in edits {
+            let i = at.index(data.len());
+            data[i] = byte;
+        }
+        if let Some(c) = cut {
+            let n = c.index(data.len());
+            data.truncate(n);
+        }
+        data.extend_from_slice(&tail);
+        let report = vaultgate::bundle::parse(&data);
+        // A mutated archive may still be valid, but a report always accounts for its entries.
+        prop_assert!(report.finding_entries.len() == report.findings.len());
+    }
+
+    /// Every single-byte change inside the structure (not the stored/compressed data) is either
+    /// harmless or found; never a panic.
+    #[test]
+    fn single_byte_changes_never_panic(at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut data = valid_archive();
+        let i = at.index(data.len());
+        data[i] = byte;
+        let _ = vaultgate::bundle::parse(&data);
+    }
+}

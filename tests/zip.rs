@@ -1,0 +1,501 @@
+//! End-to-end tests of `vaultgate zip audit` through the real binary: the external corpus,
+//! benign archives made by Info-ZIP and Python, hostile archives built here, and the report
+//! formats.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
+#[path = "../src/bundle/testkit.rs"]
+mod testkit;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use common::{have, json_of, shared, vg};
+use testkit::{E, build, extra};
+use vaultgate::bundle::ZipCode;
+use vaultgate::report::FindingCode;
+
+fn audit(path: &Path, extra_args: &[&str]) -> std::process::Output {
+    vg().args(["zip", "audit"])
+        .arg(path)
+        .args(extra_args)
+        .output()
+        .unwrap()
+}
+
+fn codes_of(out: &std::process::Output) -> Vec<String> {
+    json_of(out)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Write `bytes` to a temp file and audit it with `--json`.
+fn audit_bytes(bytes: &[u8], extra_args: &[&str]) -> (std::process::Output, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.zip");
+    std::fs::write(&p, bytes).unwrap();
+    let mut args = vec!["--json"];
+    args.extend_from_slice(extra_args);
+    let out = audit(&p, &args);
+    let codes = codes_of(&out);
+    (out, codes)
+}
+
+#[test]
+fn corpus_verdicts_match_expected_json() {
+    let Some(root) = shared("corpus/zip") else {
+        return;
+    };
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
+    let expected = expected.as_object().unwrap();
+    assert_eq!(expected.len(), 113, "the corpus changed size");
+    let mut table = String::new();
+    for mode in [&[][..], &["--deep"][..]] {
+        for (rel, v) in expected {
+            let want = v["expect"].as_str().unwrap();
+            let out = audit(&root.join(rel), mode);
+            let code = out.status.code().unwrap_or(-1);
+            let got = match code {
+                0 => "accept",
+                1 => "reject",
+                _ => "error",
+            };
+            let ok = got == want || (want == "either" && code != 2);
+            if !ok {
+                let _ = writeln!(
+                    table,
+                    "{rel:<70} {:<7} expected {want:<6} got {got} (exit {code}): {}",
+                    mode.join(" "),
+                    String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                );
+            }
+        }
+    }
+    assert!(table.is_empty(), "corpus mismatches:\n{table}");
+}
+
+fn must_pass(path: &Path, what: &str) {
+    for mode in [&[][..], &["--deep"][..]] {
+        let out = audit(path, mode);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{what} {mode:?} should pass:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A tree with nested dirs, Unicode (NFC) names, empty files and an empty dir.
+fn benign_tree(root: &Path) {
+    common::write(root, "src/a/b/c/deep.txt", "deep\n".repeat(100));
+    common::write(
+        root,
+        "src/caf\u{e9}/r\u{e9}sum\u{e9}.md",
+        "# r\u{e9}sum\u{e9}\n",
+    );
+    common::write(root, "src/世界.txt", "hello");
+    common::write(root, "src/empty.txt", "");
+    common::write(root, "a..b.txt", "dots");
+    common::write(root, "..data.txt", "dots");
+    std::fs::create_dir_all(root.join("empty_dir")).unwrap();
+}
+
+#[test]
+fn info_zip_archives_pass() {
+    if !have("zip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    benign_tree(&tree);
+    let run = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut c = Command::new("zip");
+        c.current_dir(&tree).args(args);
+        if let Some(input) = stdin {
+            use std::io::Write;
+            let mut child = c
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(input).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            out.stdout
+        } else {
+            let out = c.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Vec::new()
+        }
+    };
+    let plain = dir.path().join("plain.zip");
+    run(&["-q", "-r", plain.to_str().unwrap(), "."], None);
+    must_pass(&plain, "zip -r");
+    let fd = dir.path().join("fd.zip");
+    run(&["-q", "-r", "-fd", fd.to_str().unwrap(), "."], None);
+    must_pass(&fd, "zip -fd (data descriptors)");
+    // Streaming: the archive goes to an unseekable stdout, so every entry has a descriptor.
+    let streamed = run(&["-q", "-r", "-", "."], Some(b""));
+    let p = dir.path().join("streamed.zip");
+    std::fs::write(&p, &streamed).unwrap();
+    must_pass(&p, "zip -r - (streamed)");
+    // 1,000 entries.
+    let many = dir.path().join("many");
+    for i in 0..1000 {
+        common::write(&many, &format!("d{}/f{i}.txt", i % 10), format!("{i}"));
+    }
+    let big = dir.path().join("many.zip");
+    let out = Command::new("zip")
+        .current_dir(&many)
+        .args(["-q", "-r", big.to_str().unwrap(), "."])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    must_pass(&big, "zip with 1,000 entries");
+}
+
+#[test]
+fn python_zipfile_archives_pass() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    benign_tree(&tree);
+    let script = r#"
+import os, sys, zipfile
+tree, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+class Unseekable:
+    def __init__(self, f): self.f = f
+    def write(self, b): return self.f.write(b)
+    def flush(self): self.f.flush()
+with open(out, "wb") as raw:
+    target = Unseekable(raw) if mode == "stream" else raw
+    comp = zipfile.ZIP_STORED if mode == "stored" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(target, "w", comp) as z:
+        for d, dirs, files in os.walk(tree):
+            dirs.sort()
+            rel = os.path.relpath(d, tree)
+            if rel != ".":
+                z.write(d, rel + "/")
+            for f in sorted(files):
+                p = os.path.join(d, f)
+                z.write(p, os.path.relpath(p, tree))
+        if mode == "many":
+            for i in range(1000):
+                z.writestr(f"many/f{i:04}.txt", str(i))
+"#;
+    for mode in ["deflated", "stored", "stream", "many"] {
+        let out_path = dir.path().join(format!("{mode}.zip"));
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(&tree)
+            .arg(&out_path)
+            .arg(mode)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        must_pass(&out_path, &format!("python zipfile ({mode})"));
+    }
+}
+
+#[test]
+fn zip_crate_writer_archives_pass_and_its_symlinks_fail() {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    w.add_directory("lib/", opts).unwrap();
+    w.start_file("lib/a.txt", opts).unwrap();
+    w.write_all(b"hello").unwrap();
+    let clean = w.finish().unwrap().into_inner();
+    let (out, codes) = audit_bytes(&clean, &["--deep"]);
+    assert_eq!(out.status.code(), Some(0), "{codes:?}");
+
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.add_symlink("link", "../../etc/passwd", SimpleFileOptions::default())
+        .unwrap();
+    let bytes = w.finish().unwrap().into_inner();
+    let (out, codes) = audit_bytes(&bytes, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes, ["zip-symlink"]);
+}
+
+/// A representative set of hostile archives, one rule each, through the binary.
+#[test]
+#[allow(clippy::too_many_lines)] // one table of cases
+fn hostile_archives_fail_with_their_code() {
+    let ok = || E::stored("ok.txt", b"fine");
+    let mut hardlink = E::stored("h", b"");
+    hardlink.cextra = extra(0x000d, b"012345678901target");
+    let mut encrypted = E::stored("secret", b"xxxxxxxxxxxxxxxx");
+    encrypted.flags = 1;
+    let mut bzip2 = E::stored("b.bz2", b"x");
+    bzip2.method = 12;
+    let mut trailing = build(&[ok()]);
+    trailing.extend_from_slice(b"PK\x03\x04 appended");
+    let mut prefixed = b"#!/bin/sh\n".to_vec();
+    prefixed.extend_from_slice(&build(&[ok()]));
+    let mut local = ok();
+    local.local_name = Some(b"other.txt".to_vec());
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "zip slip",
+            build(&[E::stored("../../x", b"")]),
+            "zip-path-traversal",
+        ),
+        (
+            "absolute",
+            build(&[E::stored("/etc/x", b"")]),
+            "zip-name-absolute",
+        ),
+        (
+            "unc",
+            build(&[E::stored("//srv/share/x", b"")]),
+            "zip-name-absolute",
+        ),
+        ("drive", build(&[E::stored("C:x", b"")]), "zip-name-drive"),
+        (
+            "backslash",
+            build(&[E::stored("a\\b", b"")]),
+            "zip-name-backslash",
+        ),
+        (
+            "newline",
+            build(&[E::stored("a\nb", b"")]),
+            "zip-name-control-char",
+        ),
+        (
+            "device",
+            build(&[E::stored("aux.txt", b"")]),
+            "zip-name-windows-reserved",
+        ),
+        (
+            "trailing dot",
+            build(&[E::stored("a./b", b"")]),
+            "zip-name-trailing-dot-space",
+        ),
+        (
+            "colon",
+            build(&[E::stored("a.txt:ads", b"")]),
+            "zip-name-colon",
+        ),
+        ("dup", build(&[ok(), ok()]), "zip-duplicate-name"),
+        (
+            "case",
+            build(&[E::stored("Makefile", b""), E::stored("makefile", b"")]),
+            "zip-case-collision",
+        ),
+        (
+            "nfc",
+            build(&[E::stored("caf\u{e9}", b""), E::stored("cafe\u{301}", b"")]),
+            "zip-unicode-collision",
+        ),
+        (
+            "symlink",
+            build(&[E::stored("l", b"/").mode(0o120_777)]),
+            "zip-symlink",
+        ),
+        ("hard link", build(&[hardlink]), "zip-hard-link"),
+        (
+            "fifo",
+            build(&[E::stored("f", b"").mode(0o010_644)]),
+            "zip-special-file",
+        ),
+        ("encrypted", build(&[encrypted]), "zip-encrypted"),
+        ("bzip2", build(&[bzip2]), "zip-unsupported-method"),
+        ("trailing", trailing, "zip-trailing-bytes"),
+        ("prefixed", prefixed, "zip-prepended-bytes"),
+        ("local name", build(&[local]), "zip-local-header-mismatch"),
+        (
+            "byproduct",
+            build(&[E::stored("a/.DS_Store", b"")]),
+            "zip-byproduct",
+        ),
+        ("not a zip", b"just text".to_vec(), "zip-malformed"),
+        ("truncated", build(&[ok()])[..40].to_vec(), "zip-malformed"),
+    ];
+    let mut table = String::new();
+    for (what, bytes, code) in cases {
+        let (out, codes) = audit_bytes(&bytes, &[]);
+        if out.status.code() != Some(1) || !codes.iter().any(|c| c == code) {
+            let _ = writeln!(
+                table,
+                "{what}: expected exit 1 with `{code}`, got {:?} {codes:?}",
+                out.status.code()
+            );
+        }
+    }
+    assert!(table.is_empty(), "{table}");
+}
+
+#[test]
+fn limits_are_flags() {
+    let three = build(&[
+        E::stored("a", b"12345"),
+        E::stored("b", b"12345"),
+        E::stored("c", b""),
+    ]);
+    assert_eq!(
+        audit_bytes(&three, &["--max-entries", "2"]).1,
+        ["zip-too-many-entries"]
+    );
+    assert_eq!(
+        audit_bytes(&three, &["--max-size", "9"]).1,
+        ["zip-total-size-exceeded"]
+    );
+    assert_eq!(
+        audit_bytes(&three, &["--max-name-len", "1"])
+            .0
+            .status
+            .code(),
+        Some(0)
+    );
+    let bomb = build(&[E::deflated("z", vec![0u8; 1 << 20])]);
+    assert_eq!(audit_bytes(&bomb, &[]).1, ["zip-ratio-exceeded"]);
+    assert_eq!(
+        audit_bytes(&bomb, &["--max-ratio", "5000"]).0.status.code(),
+        Some(0)
+    );
+    let pyc = build(&[E::stored("m.pyc", b"")]);
+    assert_eq!(audit_bytes(&pyc, &[]).1, ["zip-byproduct"]);
+    assert_eq!(
+        audit_bytes(&pyc, &["--allow-byproducts"]).0.status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn deep_finds_what_the_headers_hide() {
+    let mut e = E::deflated("a.txt", b"hello hello hello hello");
+    e.crc ^= 0xff;
+    let bytes = build(&[e]);
+    assert_eq!(audit_bytes(&bytes, &[]).0.status.code(), Some(0));
+    assert_eq!(
+        audit_bytes(&bytes, &["--deep"]).1,
+        ["zip-data-crc-mismatch"]
+    );
+}
+
+#[test]
+fn text_output_has_one_line_per_finding_then_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.zip");
+    std::fs::write(
+        &p,
+        build(&[E::stored("ok", b""), E::stored("../x\x1b", b"")]),
+    )
+    .unwrap();
+    let out = audit(&p, &["--color", "never"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("zip-name-control-char  #1  ../x\\u{1b}  "),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("zip-path-traversal  #1  ../x\\u{1b}  "),
+        "{text}"
+    );
+    assert!(lines.last().unwrap().starts_with("FAIL `"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "a hostile name reached the terminal"
+    );
+}
+
+#[test]
+fn json_report_has_schema_findings_entries_and_summary() {
+    let (out, _) = audit_bytes(&build(&[E::dir("d/"), E::stored("d/../../x", b"abc")]), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let j = json_of(&out);
+    assert_eq!(j["schema"], "vaultgate/zip/v1");
+    let f = &j["findings"][0];
+    assert_eq!(f["code"], "zip-path-traversal");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["entry"], 1);
+    assert_eq!(f["subject"], "d/../../x");
+    assert_eq!(j["entries"][1]["name"], "d/../../x");
+    assert_eq!(j["entries"][1]["uncompressed_size"], 3);
+    assert_eq!(j["entries"][1]["data_offset"], 30 + 2 + 30 + 9);
+    assert_eq!(j["summary"]["entries"], 2);
+    assert_eq!(j["summary"]["dirs"], 1);
+    assert_eq!(j["summary"]["errors"], 1);
+    assert_eq!(j["summary"]["verdict"], "fail");
+    assert_eq!(j["summary"]["exit_code"], 1);
+}
+
+#[test]
+fn exit_2_only_when_the_audit_cannot_run() {
+    let out = vg()
+        .args(["zip", "audit", "/nonexistent/bundle.zip"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`/nonexistent/bundle.zip`"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = vg()
+        .args(["zip", "audit"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = vg()
+        .args(["zip", "audit", "x.zip", "--max-ratio", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_teaches_examples_and_exit_codes() {
+    let out = vg().args(["zip", "audit", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "--max-entries",
+        "--max-size",
+        "--max-ratio",
+        "--max-name-len",
+        "--deep",
+        "--allow-byproducts",
+        "Examples:",
+        "Exit codes:",
+    ] {
+        assert!(help.contains(needle), "`{needle}` missing from:\n{help}");
+    }
+}
+
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(common::repo_root().join("docs/zip.md")).unwrap();
+    let missing: Vec<&str> = ZipCode::all()
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !doc.contains(&format!("`{c}`")))
+        .collect();
+    assert!(missing.is_empty(), "undocumented codes: {missing:?}");
+}
