@@ -436,7 +436,27 @@ pub fn pack(opts: &PackOptions) -> Result<PackReport, PackError> {
     )?;
     tmp.as_file().sync_all().ctx("fsync", tmp.path())?;
 
-    // Refuse to leave a bundle that fails our own audit.
+    // Refuse to leave a bundle that fails our own audit: the full deep audit first, then a
+    // read-back through the `zip` crate as a second opinion.
+    let audit = crate::bundle::audit_file(
+        tmp.path(),
+        &crate::bundle::AuditOptions {
+            deep: true,
+            ..crate::bundle::AuditOptions::default()
+        },
+    )
+    .map_err(|e| PackError::Audit(e.to_string()))?;
+    if !crate::report::all_clear(&audit.findings) {
+        return Err(PackError::SelfAudit {
+            bundle: opts.output.clone(),
+            findings: audit
+                .findings
+                .iter()
+                .filter(|f| f.severity == crate::report::Severity::Error)
+                .map(|f| format!("{} `{}`: {}", f.code, f.subject, f.message))
+                .collect(),
+        });
+    }
     self_audit(tmp.path(), &opts.output, &entries)?;
     let bundle_sha256 = hash::sha256_file(tmp.path())?;
     // Make the file readable like any release artifact (tempfile creates it 0600).

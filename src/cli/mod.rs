@@ -4,7 +4,9 @@
 //! input, calls the core, and hands the report to the [`Printer`].
 
 pub mod docs;
+mod gate;
 mod manifest;
+mod pack;
 mod zip;
 
 use std::process::ExitCode;
@@ -65,6 +67,10 @@ enum Command {
     #[command(subcommand)]
     Manifest(manifest::ManifestCmd),
 
+    /// Run the audit gate on a bundle
+    #[command(after_help = gate::GATE_HELP)]
+    Gate(gate::GateArgs),
+
     /// Print a shell completion script
     ///
     /// Example: `vaultgate completions bash > /etc/bash_completion.d/vaultgate`
@@ -110,6 +116,7 @@ pub fn run() -> ExitCode {
 fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Manifest(cmd) => manifest::dispatch(cmd, ctx),
+        Command::Gate(a) => gate::dispatch(a, ctx),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "vaultgate", &mut out);
