@@ -5,8 +5,10 @@
 
 pub mod docs;
 mod envelope;
+mod gate;
 mod journal;
 mod manifest;
+mod pack;
 mod zip;
 
 use std::process::ExitCode;
@@ -66,6 +68,10 @@ enum Command {
     /// Write and verify sha256sum-compatible manifests
     #[command(subcommand)]
     Manifest(manifest::ManifestCmd),
+
+    /// Run the audit gate on a bundle
+    #[command(after_help = gate::GATE_HELP)]
+    Gate(gate::GateArgs),
 
     /// Print a shell completion script
     ///
@@ -135,6 +141,7 @@ fn error_message(e: &anyhow::Error) -> String {
 fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Manifest(cmd) => manifest::dispatch(cmd, ctx),
+        Command::Gate(a) => gate::dispatch(a, ctx),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "vaultgate", &mut out);

@@ -32,6 +32,10 @@ pub enum ZipCmd {
     /// compression methods, build byproducts and size limits, and reports every finding.
     #[command(after_help = AUDIT_AFTER_HELP)]
     Audit(AuditArgs),
+
+    /// Pack a tree into a clean, byte-reproducible bundle with a regenerated manifest
+    #[command(after_help = super::pack::PACK_HELP)]
+    Pack(super::pack::PackArgs),
 }
 
 /// Arguments of `vaultgate zip audit`.
@@ -75,6 +79,7 @@ pub struct AuditArgs {
 /// Run a `zip` subcommand.
 pub fn dispatch(cmd: ZipCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     match cmd {
+        ZipCmd::Pack(args) => super::pack::dispatch(args, ctx),
         ZipCmd::Audit(args) => {
             let opts = AuditOptions {
                 max_entries: args.max_entries,

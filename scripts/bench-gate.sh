@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Benchmark `vaultgate gate` (no --run) against `unzip` + `sha256sum -c` on the same bundles, in
+# the same run: a 1 GiB bundle (16 incompressible 64 MiB files) and a 50,000-entry bundle.
+# Prints the median of N runs (default 3) of each and the ratio. A benchmark, not a test:
+# release build only; timings on a shared machine are noisy.
+# Usage: scripts/bench-gate.sh [RUNS]   (VAULTGATE_BIN=path skips the build)
+#   (needs: cargo, unzip, sha256sum, python3 or head/urandom)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+if [ -n "${VAULTGATE_BIN:-}" ]; then vg=$VAULTGATE_BIN; else
+  cargo build --release --locked -q
+  vg=$PWD/target/release/vaultgate
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/vaultgate-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+now() { date +%s.%N; }
+
+bench() { # name bundle
+  local name=$1 zip=$2 g=() b=()
+  for _ in $(seq "$runs"); do
+    rm -rf "$work/report" "$work/x"
+    t0=$(now); "$vg" gate "$zip" --report "$work/report" -q; t1=$(now)
+    g+=("$(echo "$t1 - $t0" | bc -l)")
+    t0=$(now); mkdir "$work/x"; unzip -q "$zip" -d "$work/x"; (cd "$work/x" && sha256sum -c --quiet manifest.txt); t1=$(now)
+    b+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  gm=$(printf '%s\n' "${g[@]}" | median); bm=$(printf '%s\n' "${b[@]}" | median)
+  printf '| %s | %.2f s | %.2f s | %.2f× |\n' "$name" "$gm" "$bm" "$(echo "$gm / $bm" | bc -l)"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+mkdir -p "$work/big" "$work/many"
+for i in $(seq -w 1 16); do head -c $((64 << 20)) /dev/urandom > "$work/big/f$i.bin"; done
+for d in $(seq -w 1 100); do
+  mkdir -p "$work/many/d$d"
+  for f in $(seq -w 1 500); do printf '%s/%s\n' "$d" "$f" > "$work/many/d$d/f$f.txt"; done
+done
+"$vg" zip pack "$work/big" -o "$work/big.zip" -q
+"$vg" zip pack "$work/many" -o "$work/many.zip" -q
+echo "| bundle | gate (median of $runs) | unzip + sha256sum -c | ratio |"
+echo "|---|---|---|---|"
+bench "1 GiB, 16 files" "$work/big.zip"
+bench "50,000 entries" "$work/many.zip"
