@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead};
 
 use super::codes::JournalCode;
-use super::record::{Record, check_line};
+use super::record::{Record, check_line, is_hash};
 use crate::report::escape_bytes_for_display;
 
 /// At most this many issues are kept (all are counted).
@@ -80,9 +80,20 @@ impl Scan {
     }
 }
 
+/// How much of each line a scan checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Every line completely: canonical form, hash, chain, step ids.
+    Full,
+    /// The last line completely; earlier lines only for their framing, `entry_hash` and
+    /// `step_id` (what an append needs: the head it chains to and the ids it must not reuse).
+    Head,
+}
+
 struct State {
     scan: Scan,
     keep_records: bool,
+    depth: Depth,
     prev: Prev,
 }
 
@@ -97,10 +108,16 @@ enum Prev {
 }
 
 /// Scan a journal. `pin` lists line numbers whose `entry_hash` should be recorded.
-pub fn scan(reader: &mut dyn BufRead, keep_records: bool, pin: &[usize]) -> io::Result<Scan> {
+pub fn scan(
+    reader: &mut dyn BufRead,
+    depth: Depth,
+    keep_records: bool,
+    pin: &[usize],
+) -> io::Result<Scan> {
     let mut st = State {
         scan: Scan::default(),
         keep_records,
+        depth,
         prev: Prev::Start,
     };
     for &n in pin {
@@ -118,7 +135,11 @@ pub fn scan(reader: &mut dyn BufRead, keep_records: bool, pin: &[usize]) -> io::
             break;
         }
         if have_cur {
-            st.line(&cur, line_no, offset, false);
+            if st.depth == Depth::Head {
+                st.light(&cur, line_no, offset);
+            } else {
+                st.line(&cur, line_no, offset, false);
+            }
             offset += cur.len() as u64;
         }
         std::mem::swap(&mut cur, &mut next);
@@ -134,6 +155,42 @@ pub fn scan(reader: &mut dyn BufRead, keep_records: bool, pin: &[usize]) -> io::
 }
 
 impl State {
+    fn note_step_id(&mut self, id: &str, line: usize, offset: u64) {
+        if let Some(&(first, _)) = self.scan.step_ids.get(id) {
+            self.scan.push(
+                JournalCode::DuplicateStepId,
+                line,
+                offset,
+                format!(
+                    "step id `{}` is already used on line {first}",
+                    id.escape_debug()
+                ),
+            );
+        } else {
+            self.scan.step_ids.insert(id.to_owned(), (line, offset));
+        }
+    }
+
+    /// [`Depth::Head`] for a line before the last (always newline-terminated).
+    fn light(&mut self, raw: &[u8], line: usize, offset: u64) {
+        self.scan.count += 1;
+        let content = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let Some((entry_hash, step_id)) = light_fields(content) else {
+            self.scan.push(
+                JournalCode::LineInvalid,
+                line,
+                offset,
+                "the line is not a well-formed canonical record\nhelp: `vaultgate journal verify` names the defect".into(),
+            );
+            self.prev = Prev::Unknown;
+            self.scan.head = None;
+            return;
+        };
+        self.note_step_id(&step_id, line, offset);
+        self.scan.head = Some(entry_hash.clone());
+        self.prev = Prev::Hash(entry_hash);
+    }
+
     fn torn(&mut self, raw: &[u8], line: usize, offset: u64, why: &str) {
         let preview_len = raw.len().min(80);
         let mut preview = escape_bytes_for_display(&raw[..preview_len]);
@@ -231,5 +288,55 @@ impl State {
         if self.keep_records {
             self.scan.records.push(rec);
         }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// `entry_hash` and `step_id` of a canonical line without checking the rest. In canonical
+/// form `entry_hash` is the second key and `step_id` the last, and a `"` inside any string is
+/// escaped, so neither marker can occur inside a value. A line that is not shaped like that
+/// gives `None`.
+fn light_fields(line: &[u8]) -> Option<(String, String)> {
+    const EH: &[u8] = b",\"entry_hash\":\"";
+    const SID: &[u8] = b",\"step_id\":";
+    let at = find(line, EH)? + EH.len();
+    let hash = line.get(at..at + 64)?;
+    if line.get(at + 64) != Some(&b'"') {
+        return None;
+    }
+    let hash = std::str::from_utf8(hash).ok().filter(|h| is_hash(h))?;
+    if !line.starts_with(b"{") || !line.ends_with(b"\"}") {
+        return None;
+    }
+    let value = line.get(rfind(line, SID)? + SID.len()..line.len() - 1)?;
+    match crate::canon::parse(value) {
+        Ok(serde_json::Value::String(id)) => Some((hash.to_owned(), id)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn light_fields_reads_canonical_lines_only() {
+        let h = "ab".repeat(32);
+        let line =
+            format!(r#"{{"completed_at":null,"entry_hash":"{h}","inputs":{{}},"step_id":"a\"b"}}"#);
+        assert_eq!(
+            light_fields(line.as_bytes()),
+            Some((h.clone(), "a\"b".to_owned()))
+        );
+        assert_eq!(light_fields(b"\0\0\0"), None);
+        assert_eq!(light_fields(line.replace("\"}", "}").as_bytes()), None);
+        assert_eq!(light_fields(line.replace(&h, "xy").as_bytes()), None);
     }
 }
