@@ -133,37 +133,59 @@ def check_record(line: bytes):
     return None, rec
 
 
-def verify(data: bytes):
-    """Returns (findings, records, head): findings is a list of (code, line, offset)."""
-    findings, records = [], []
-    lines = data.split(b"\n")
-    tail = lines.pop()  # bytes after the last newline ("" when the file ends with one)
-    offset, prev, head, seen = 0, "start", None, {}
-    n = len(lines)
-    for i, line in enumerate(lines, start=1):
-        code, rec = check_record(line)
-        is_last = i == n and tail == b""
+def verify_lines(lines):
+    """`lines`: an iterable of byte lines, each with its `\n` except perhaps the last.
+    Returns (findings, seen, head, count): findings is a list of (code, line, offset) and
+    seen maps step_id -> line."""
+    findings, seen = [], {}
+    offset, prev, head, count = 0, "start", None, 0
+    pending = None
+    def check(i, raw, offset, is_last):
+        nonlocal prev, head, count
+        if not raw.endswith(b"\n"):
+            findings.append(("journal-torn-tail", i, offset))
+            return
+        code, rec = check_record(raw[:-1])
         if code == "journal-line-invalid" and is_last:
             findings.append(("journal-torn-tail", i, offset))
-            break
+            return
+        count += 1
         if code:
             findings.append((code, i, offset))
             prev, head = "unknown", None
+            return
+        if prev == "start" and rec["prev_hash"] is not None:
+            findings.append(("journal-chain-broken", i, offset))
+        elif prev not in ("start", "unknown") and rec["prev_hash"] != prev:
+            findings.append(("journal-chain-broken", i, offset))
+        if rec["step_id"] in seen:
+            findings.append(("journal-duplicate-step-id", i, offset))
         else:
-            if prev == "start" and rec["prev_hash"] is not None:
-                findings.append(("journal-chain-broken", i, offset))
-            elif prev not in ("start", "unknown") and rec["prev_hash"] != prev:
-                findings.append(("journal-chain-broken", i, offset))
-            if rec["step_id"] in seen:
-                findings.append(("journal-duplicate-step-id", i, offset))
-            else:
-                seen[rec["step_id"]] = i
-            prev = head = rec["entry_hash"]
-            records.append(rec)
-        offset += len(line) + 1
-    if tail:
-        findings.append(("journal-torn-tail", n + 1, offset))
-    return findings, records, head
+            seen[rec["step_id"]] = i
+        prev = head = rec["entry_hash"]
+    i = 0
+    for raw in lines:
+        if pending is not None:
+            check(i, pending, offset, False)
+            offset += len(pending)
+        pending = raw
+        i += 1
+    if pending is not None:
+        check(i, pending, offset, True)
+    return findings, seen, head, count
+
+
+def verify(data: bytes):
+    return verify_lines(_split_nl(data))
+
+
+def _split_nl(data):
+    # The format splits at b"\n" only (bytes.splitlines would also split at \r).
+    parts = data.split(b"\n")
+    out = [p + b"\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
 
 
 def make_record(step, prev_hash):
@@ -183,7 +205,7 @@ def cmd_append(a):
             data = f.read()
     except FileNotFoundError:
         data = b""
-    findings, records, head = verify(data)
+    findings, seen, head, _count = verify(data)
     if findings:
         print(f"refusing: {findings[0][0]} line {findings[0][1]}", file=sys.stderr)
         return 1
@@ -196,7 +218,7 @@ def cmd_append(a):
         "inputs": parse(a.inputs.encode()) if a.inputs else {},
         "outputs": parse(a.outputs.encode()) if a.outputs else {},
     }
-    if any(r["step_id"] == step["step_id"] for r in records):
+    if step["step_id"] in seen:
         print("refusing: journal-duplicate-step-id", file=sys.stderr)
         return 1
     rec = make_record(step, head)
@@ -212,13 +234,13 @@ def cmd_append(a):
 
 def cmd_verify(a):
     with open(a.file, "rb") as f:
-        data = f.read()
-    findings, records, head = verify(data)
+        # Iterating a binary file splits at b"\n" only and streams.
+        findings, _seen, head, count = verify_lines(f)
     for code, line, offset in findings:
         print(f"{code} line {line} offset {offset}")
     if findings:
         return 1
-    print(f"ok {len(records)} {head or 'none'}")
+    print(f"ok {count} {head or 'none'}")
     return 0
 
 
