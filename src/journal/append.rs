@@ -1,7 +1,10 @@
 //! Locked append: read the head, hash, write one line, fsync — all under one exclusive lock.
 //!
-//! Invariants: the step is validated completely before any file is touched; a journal that
-//! does not verify (torn tail, tampering) is never extended; a failed write is rolled back by
+//! Invariants: the step is validated completely before any file is touched; the journal is
+//! never extended after a torn or invalid tail: the last record (the one the new record chains
+//! to) is checked completely, and every earlier line for its framing, `entry_hash` and
+//! `step_id` (a full check of every hash would make each append cost a full `verify`; that is
+//! `journal verify`'s job); a failed write is rolled back by
 //! truncating to the length found under the lock; a new journal is created atomically with its
 //! first record (temp file in the same directory, fsync, hard link, fsync of the directory),
 //! so a crash leaves no file or a valid one-record journal.
@@ -154,7 +157,7 @@ fn append_locked(path: &Path, prepared: &Prepared) -> Result<Record, JournalErro
     file.lock().ctx("lock", path)?;
     let found = {
         let mut reader = BufReader::with_capacity(1 << 20, &file);
-        scan::scan(&mut reader, false, &[]).ctx("read", path)?
+        scan::scan(&mut reader, scan::Depth::Head, false, &[]).ctx("read", path)?
     };
     if let Some(issue) = found.issues.first() {
         return Err(JournalError::from_issue(path, issue));

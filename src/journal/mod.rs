@@ -9,7 +9,8 @@
 //!   line, the chain, step id uniqueness. Any defect is a refusal naming the line and byte
 //!   offset; a torn tail (a crash mid-append) is told apart from tampering.
 //! - [`append`] holds an exclusive lock from reading the head to the fsync of the new line,
-//!   refuses to extend a journal that does not verify, writes the line with one write, and on
+//!   refuses to extend a journal after a torn or invalid tail (the head record is checked
+//!   completely, earlier lines for framing and step ids), writes the line with one write, and on
 //!   any error truncates back to the length it found. A new journal appears atomically with
 //!   its first record (temp file + hard link), so no reader ever sees a half-created file.
 //! - [`repair_torn_tail`] is the only operation that removes bytes: only a torn tail, only
@@ -173,7 +174,7 @@ fn scan_file(
     pin: &[usize],
 ) -> Result<scan::Scan, JournalError> {
     let mut reader = BufReader::with_capacity(1 << 20, file);
-    Ok(scan::scan(&mut reader, keep, pin).ctx("read", path)?)
+    Ok(scan::scan(&mut reader, scan::Depth::Full, keep, pin).ctx("read", path)?)
 }
 
 /// Every record of a journal that verifies completely, under a shared lock. Any torn tail or

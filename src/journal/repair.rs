@@ -33,7 +33,7 @@ pub fn repair_torn_tail(path: &Path, clock: &dyn Clock) -> Result<RepairReport, 
     file.lock().ctx("lock", path)?;
     let found = {
         let mut reader = BufReader::with_capacity(1 << 20, &file);
-        scan::scan(&mut reader, false, &[]).ctx("read", path)?
+        scan::scan(&mut reader, scan::Depth::Full, false, &[]).ctx("read", path)?
     };
     let tampered: Vec<scan::Issue> = found
         .issues
