@@ -14,12 +14,14 @@
 //! Problems with the archive are findings (the caller fails); an error means the extraction
 //! could not run (the destination or the bundle could not be read or written).
 
+use std::collections::HashSet;
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::bundle::{Entry, StreamError, copy_entry_data};
+use crate::bundle::stream::copy_data;
+use crate::bundle::{Entry, StreamError};
 use crate::fsutil::{FsError, IoContext};
 use crate::paths::SafeRelPath;
 use crate::report::{Finding, FindingCode, escape_bytes_for_display};
@@ -107,8 +109,12 @@ pub fn extract_entries(
         return Err(ExtractError::NotEmpty(dest.to_path_buf()));
     }
     let mut out = Extracted::default();
-    let mut dirs = DirBuilder::new();
-    dirs.mode(0o755);
+    let mut dirs = DirCache {
+        builder: DirBuilder::new(),
+        made: HashSet::new(),
+    };
+    dirs.builder.mode(0o755);
+    let mut reader = SeqReader::new(bundle);
     for entry in entries {
         let shown = escape_bytes_for_display(&entry.raw_name);
         let Some(path) = checked_path(entry, &shown, &mut out.findings) else {
@@ -147,12 +153,12 @@ pub fn extract_entries(
                 ));
                 continue;
             }
-            out.dirs += make_dirs(&dirs, dest, path.as_str(), &shown, &mut out.findings)?;
+            out.dirs += dirs.make(dest, path.as_str(), &shown, &mut out.findings)?;
             continue;
         }
         if let Some((parent, _)) = path.as_str().rsplit_once('/') {
             let before = out.findings.len();
-            out.dirs += make_dirs(&dirs, dest, parent, &shown, &mut out.findings)?;
+            out.dirs += dirs.make(dest, parent, &shown, &mut out.findings)?;
             if out.findings.len() != before {
                 continue;
             }
@@ -169,7 +175,7 @@ pub fn extract_entries(
             ));
             continue;
         }
-        if write_file(bundle, entry, &path.under(dest), &shown, &mut out)? {
+        if write_file(&mut reader, entry, &path.under(dest), &shown, &mut out)? {
             out.files += 1;
         }
     }
@@ -179,7 +185,7 @@ pub fn extract_entries(
 /// Create one file with `create_new`, stream its data in, set its mode. `Ok(false)` when a
 /// finding was recorded instead.
 fn write_file(
-    bundle: &mut File,
+    bundle: &mut SeqReader<'_>,
     entry: &Entry,
     target: &Path,
     shown: &str,
@@ -193,7 +199,9 @@ fn write_file(
     let file = match OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        // The final mode at creation (filtered by the umask, which can only tighten it):
+        // one syscall less per entry than a chmod afterwards.
+        .mode(mode)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(target)
     {
@@ -209,7 +217,7 @@ fn write_file(
         Err(e) => return Err(FsError::new("create", target, e).into()),
     };
     let mut w = BufWriter::with_capacity(256 * 1024, &file);
-    match copy_entry_data(bundle, entry, &mut w, entry.uncompressed_size) {
+    match copy_data(bundle, entry, &mut w, entry.uncompressed_size) {
         Ok(n) => out.bytes += n,
         Err(e @ StreamError::Io { .. }) => return Err(ExtractError::Read(e)),
         Err(e) => {
@@ -222,9 +230,6 @@ fn write_file(
         }
     }
     w.flush().ctx("write", target)?;
-    drop(w);
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .ctx("set permissions on", target)?;
     Ok(true)
 }
 
@@ -251,36 +256,125 @@ fn checked_path(entry: &Entry, shown: &str, findings: &mut Vec<Finding>) -> Opti
     }
 }
 
-/// Create `rel` and its parents under `dest` (each `0755`); an existing directory is fine
-/// (we created it), anything else is a collision. Returns how many were created.
-fn make_dirs(
-    b: &DirBuilder,
-    dest: &Path,
-    rel: &str,
-    shown: &str,
-    findings: &mut Vec<Finding>,
-) -> Result<u64, FsError> {
-    let mut p = dest.to_path_buf();
-    let mut made = 0;
-    for part in rel.split('/') {
-        p.push(part);
-        match b.create(&p) {
-            Ok(()) => made += 1,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let meta = fs::symlink_metadata(&p).ctx("inspect", &p)?;
-                if !meta.is_dir() {
-                    findings.push(Finding::error(
-                        ExtractCode::Collision,
-                        shown,
-                        "a parent directory of this entry is a file in the bundle",
-                    ));
-                    return Ok(made);
-                }
+/// Directories created so far, so each is made once: a bundle of 50,000 files in 1,000
+/// folders would otherwise cost two failing `mkdir`s and a `stat` per entry.
+struct DirCache {
+    builder: DirBuilder,
+    made: HashSet<String>,
+}
+
+impl DirCache {
+    /// Create `rel` and its parents under `dest` (each `0755`); a directory we created before is
+    /// fine, anything else already there is a collision. Returns how many were created.
+    fn make(
+        &mut self,
+        dest: &Path,
+        rel: &str,
+        shown: &str,
+        findings: &mut Vec<Finding>,
+    ) -> Result<u64, FsError> {
+        if self.made.contains(rel) {
+            return Ok(0);
+        }
+        let mut p = dest.to_path_buf();
+        let mut made = 0;
+        let mut prefix_end = 0;
+        for part in rel.split('/') {
+            p.push(part);
+            prefix_end += part.len();
+            let prefix = &rel[..prefix_end];
+            prefix_end += 1;
+            if self.made.contains(prefix) {
+                continue;
             }
-            Err(e) => return Err(FsError::new("create directory", &p, e)),
+            match self.builder.create(&p) {
+                Ok(()) => made += 1,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let meta = fs::symlink_metadata(&p).ctx("inspect", &p)?;
+                    if !meta.is_dir() {
+                        findings.push(Finding::error(
+                            ExtractCode::Collision,
+                            shown,
+                            "a parent directory of this entry is a file in the bundle",
+                        ));
+                        return Ok(made);
+                    }
+                }
+                Err(e) => return Err(FsError::new("create directory", &p, e)),
+            }
+            self.made.insert(prefix.to_owned());
+        }
+        Ok(made)
+    }
+}
+
+/// A read buffer over the bundle that serves a seek inside the buffered window without a
+/// syscall. Entries are read in archive order, so nearly every seek (past a local header to the
+/// next entry's data) lands in the window: one large `read` serves many small entries.
+struct SeqReader<'a> {
+    file: &'a mut File,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    base: u64,
+    /// Next byte to serve, and end of valid data, in `buf`.
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> SeqReader<'a> {
+    const CAPACITY: usize = 1024 * 1024;
+
+    fn new(file: &'a mut File) -> Self {
+        Self {
+            file,
+            buf: vec![0; Self::CAPACITY],
+            base: 0,
+            pos: 0,
+            end: 0,
         }
     }
-    Ok(made)
+}
+
+impl Read for SeqReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.end {
+            // Large reads bypass the buffer.
+            if out.len() >= self.buf.len() {
+                let n = self.file.read(out)?;
+                self.base += (self.end + n) as u64;
+                self.pos = 0;
+                self.end = 0;
+                return Ok(n);
+            }
+            self.base += self.end as u64;
+            self.pos = 0;
+            self.end = self.file.read(&mut self.buf)?;
+        }
+        let n = out.len().min(self.end - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Seek for SeqReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let SeekFrom::Start(target) = to else {
+            return Err(io::Error::other(
+                "SeqReader only seeks from the start (a bug in vaultgate)",
+            ));
+        };
+        if target >= self.base && target <= self.base + self.end as u64 {
+            // In the window: `target - base <= end`, which is a usize.
+            self.pos = usize::try_from(target - self.base).map_err(io::Error::other)?;
+        } else {
+            self.file.seek(SeekFrom::Start(target))?;
+            self.base = target;
+            self.pos = 0;
+            self.end = 0;
+        }
+        Ok(target)
+    }
 }
 
 #[cfg(test)]
