@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-work=${1:-$(mktemp -d)}
+work=${1:-$(mktemp -d -t vaultgate-zipbench.XXXXXX)}
 mkdir -p "$work"
 cargo build --release --locked --quiet
 vg="$root/target/release/vaultgate"
@@ -26,8 +26,8 @@ PY
 fi
 if [ ! -f "$work/big.zip" ]; then
   # 64 files of 16 MiB: half text-like (compresses ~4:1), half random (stored by zip), 1 GiB total.
-  mkdir -p "$work/big"
-  python3 - "$work/big" <<'PY'
+  src=$(mktemp -d "$work/bigsrc.XXXXXX")   # our own folder: the only one this script removes
+  python3 - "$src" <<'PY'
 import os, random, sys
 random.seed(1)
 words = [("w%d" % i).encode() for i in range(5000)]
@@ -42,8 +42,8 @@ for i in range(64):
                 f.write(chunk); n += len(chunk)
             f.truncate(16 << 20)
 PY
-  (cd "$work/big" && zip -q -r "$work/big.zip" .)
-  rm -rf "$work/big"
+  (cd "$src" && zip -q -r "$work/big.zip" .)
+  rm -rf "$src"
 fi
 ls -l "$work/many.zip" "$work/big.zip"
 echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"

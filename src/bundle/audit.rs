@@ -12,7 +12,7 @@ use std::path::Path;
 use super::codes::ZipCode;
 use super::error::{BundleError, StreamError};
 use super::names;
-use super::stream::{copy_data, probe_deflate};
+use super::stream::{Prober, copy_data};
 use super::structure::{Entry, Layout, read_structure};
 use crate::fsutil::{self, IoContext};
 use crate::report::{Finding, escape_bytes_for_display};
@@ -146,6 +146,7 @@ pub fn audit_reader<R: Read + Seek>(
     opts: &AuditOptions,
     archive: &str,
 ) -> Result<AuditReport, (String, io::Error)> {
+    let reader = &mut super::seekbuf::SeekBuf::new(reader, size);
     let st = read_structure(&mut *reader, size, opts.max_entries, opts.max_name_len)
         .map_err(|e| ("the zip structure".to_owned(), e))?;
     let mut report = empty_report(archive, opts);
@@ -367,8 +368,14 @@ fn collisions(report: &mut AuditReport) {
             folded.push(None);
             continue;
         }
-        let c = names::nfc_key(&n);
-        let f = names::fold_key(&c);
+        let (c, f) = if n.is_ascii() {
+            let lower = n.to_ascii_lowercase();
+            (n.clone(), lower)
+        } else {
+            let c = names::nfc_key(&n);
+            let f = names::fold_key(&c);
+            (c, f)
+        };
         let other = |j: usize, what: &str| {
             (
                 e.index,
@@ -492,11 +499,12 @@ fn probe<R: Read + Seek>(
     reader: &mut R,
 ) -> Result<(), (String, io::Error)> {
     let mut found = Vec::new();
+    let mut prober = Prober::new();
     for e in &report.entries {
         if !e.local_ok || e.method != 8 || e.flags & ENCRYPTION_FLAGS != 0 {
             continue;
         }
-        match probe_deflate(reader, e) {
+        match prober.probe(reader, e) {
             Ok(()) => {}
             Err(StreamError::Io { entry, source }) => return Err((format!("`{entry}`"), source)),
             Err(err) => found.push((ZipCode::DataCorrupt, e.index, err.to_string())),

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod names;
 pub mod pack;
 mod render;
+pub mod seekbuf;
 pub mod stream;
 pub mod structure;
 

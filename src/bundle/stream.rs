@@ -88,42 +88,78 @@ pub fn copy_data<R: Read + Seek>(
 /// 64 KiB output buffer at a time) and report a corrupt stream. Sizes and CRC are not checked:
 /// that takes the whole stream ([`copy_data`]).
 pub fn probe_deflate<R: Read + Seek>(reader: &mut R, entry: &Entry) -> Result<(), StreamError> {
-    let name = || escape_bytes_for_display(&entry.raw_name);
-    reader
-        .seek(SeekFrom::Start(entry.data_offset))
-        .map_err(|source| StreamError::Io {
-            entry: name(),
-            source,
-        })?;
-    let want = usize::try_from(entry.compressed_size.min(PROBE_INPUT)).unwrap_or(0);
-    let mut inbuf = vec![0u8; want];
-    let mut filled = 0;
-    while filled < want {
-        let n = read_some(reader, &mut inbuf[filled..], &name)?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
+    Prober::new().probe(reader, entry)
+}
+
+/// Reusable state for [`probe_deflate`] over many entries (one decoder, fixed buffers).
+pub struct Prober {
+    z: Decompress,
+    inbuf: Vec<u8>,
+    outbuf: Vec<u8>,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        Self::new()
     }
-    let mut outbuf = vec![0u8; BUF];
-    let mut z = Decompress::new(false);
-    let mut start = 0usize;
-    // Each round consumes input or fills the output buffer; stop when the probe input is used
-    // up, the stream ends, or the decoder stalls on the truncated probe input.
-    for _ in 0..64 {
-        let before = z.total_in();
-        let status = z
-            .decompress(&inbuf[start..filled], &mut outbuf, FlushDecompress::None)
-            .map_err(|e| StreamError::Corrupt {
+}
+
+impl Prober {
+    /// A decoder and two fixed buffers.
+    pub fn new() -> Self {
+        Self {
+            z: Decompress::new(false),
+            inbuf: vec![0; usize::try_from(PROBE_INPUT).unwrap_or(4096)],
+            outbuf: vec![0; 16 * 1024],
+        }
+    }
+
+    /// Probe one entry.
+    pub fn probe<R: Read + Seek>(
+        &mut self,
+        reader: &mut R,
+        entry: &Entry,
+    ) -> Result<(), StreamError> {
+        let name = || escape_bytes_for_display(&entry.raw_name);
+        reader
+            .seek(SeekFrom::Start(entry.data_offset))
+            .map_err(|source| StreamError::Io {
                 entry: name(),
-                detail: e.to_string(),
+                source,
             })?;
-        start += usize::try_from(z.total_in() - before).unwrap_or(filled - start);
-        if status == Status::StreamEnd || start >= filled || status == Status::BufError {
-            break;
+        let want = usize::try_from(entry.compressed_size.min(PROBE_INPUT)).unwrap_or(0);
+        let mut filled = 0;
+        while filled < want {
+            let n = read_some(reader, &mut self.inbuf[filled..want], &name)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
         }
+        self.z.reset(false);
+        let mut start = 0usize;
+        // Each round consumes input or fills the output buffer; stop when the probe input is
+        // used up, the stream ends, or the decoder stalls on the truncated probe input.
+        for _ in 0..64 {
+            let before = self.z.total_in();
+            let status = self
+                .z
+                .decompress(
+                    &self.inbuf[start..filled],
+                    &mut self.outbuf,
+                    FlushDecompress::None,
+                )
+                .map_err(|e| StreamError::Corrupt {
+                    entry: name(),
+                    detail: e.to_string(),
+                })?;
+            start += usize::try_from(self.z.total_in() - before).unwrap_or(filled - start);
+            if status == Status::StreamEnd || start >= filled || status == Status::BufError {
+                break;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Compressed bytes read by [`probe_deflate`]: enough for any dynamic block header.
