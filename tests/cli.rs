@@ -175,3 +175,51 @@ fn closed_stdout_never_turns_into_a_pass() {
     common::write(d.path(), "b", "b");
     assert_eq!(run(), Some(1), "a failure stays a failure");
 }
+
+/// The README opens with exactly two commands; the first (the gate on the shipped demo) must
+/// pass through the real binary exactly as written, so the README cannot rot.
+#[test]
+fn readme_opens_with_two_commands_and_the_first_passes() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let lines: Vec<&str> = block.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "README must open with exactly two commands: {lines:?}"
+    );
+    assert_eq!(lines[1], "cargo test --locked");
+    let args = lines[0]
+        .strip_prefix("cargo run --locked -q -- ")
+        .expect("first command runs the binary");
+    assert!(
+        args.starts_with("gate fixtures/gate/"),
+        "the first command is the gate on a shipped demo"
+    );
+    let report = tempfile::tempdir().unwrap();
+    let args = args.replace(
+        "--report target/gate-demo",
+        &format!("--report {}", report.path().join("r").display()),
+    );
+    let bin = assert_cmd::cargo::cargo_bin("vaultgate");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$0\" {args}"))
+        .arg(&bin)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "README command failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PASS"));
+    assert!(report.path().join("r/report.json").is_file());
+}
