@@ -75,6 +75,16 @@ pub fn all_clear(findings: &[Finding]) -> bool {
     findings.iter().all(|f| f.severity != Severity::Error)
 }
 
+/// Items as an indented list, one per line (for errors that name every offending thing).
+pub fn indented_list(items: &[String]) -> String {
+    let mut s = String::new();
+    for i in items {
+        s.push_str("\n  ");
+        s.push_str(i);
+    }
+    s
+}
+
 /// Escape a name for display: printable ASCII and non-control Unicode stay, everything else
 /// (control characters, backslash, quotes) becomes an escape, so a hostile name can never
 /// move the cursor, forge a line or hide itself in a terminal or a log.

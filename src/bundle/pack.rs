@@ -37,7 +37,7 @@ use crate::hash::{self, Sha256Digest, sha256_bytes};
 use crate::manifest::{self, DEFAULT_EXCLUDED_DIRS, DEFAULT_EXCLUDED_FILES, ManifestEntry};
 use crate::output::{Render, Style, json_object};
 use crate::paths::SafeRelPath;
-use crate::report::{escape_bytes_for_display, escape_for_display};
+use crate::report::{escape_bytes_for_display, escape_for_display, indented_list as list};
 
 /// 1980-01-01T00:00:00Z, the earliest instant a ZIP timestamp can hold.
 pub const ZIP_EPOCH: u64 = 315_532_800;
@@ -106,15 +106,6 @@ pub enum PackError {
     /// An I/O error on a named file.
     #[error(transparent)]
     Fs(#[from] FsError),
-}
-
-fn list(items: &[String]) -> String {
-    let mut s = String::new();
-    for i in items {
-        s.push_str("\n  ");
-        s.push_str(i);
-    }
-    s
 }
 
 /// What to pack and where.

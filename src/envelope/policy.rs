@@ -20,8 +20,8 @@ use super::usd::Usd;
 use crate::fsutil;
 use crate::report::escape_for_display;
 
-/// The operation vocabulary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The operation vocabulary (also the `--op` values on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum Op {
     /// Read a file's content.
     Read,

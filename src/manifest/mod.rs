@@ -18,6 +18,7 @@ pub use walk::{DEFAULT_EXCLUDED_DIRS, DEFAULT_EXCLUDED_FILES, SymlinkPolicy};
 
 use crate::fsutil::FsError;
 use crate::report::FindingCode;
+use crate::report::indented_list as list;
 
 /// The default manifest file name.
 pub const MANIFEST_NAME: &str = "manifest.txt";
@@ -71,15 +72,6 @@ pub enum ManifestError {
     /// An I/O error on a named file.
     #[error(transparent)]
     Fs(#[from] FsError),
-}
-
-fn list(items: &[String]) -> String {
-    let mut s = String::new();
-    for i in items {
-        s.push_str("\n  ");
-        s.push_str(i);
-    }
-    s
 }
 
 /// Stable finding codes of the manifest family.
