@@ -2,18 +2,24 @@
 # A release example: pack a tree reproducibly, print the digests a release publishes, then gate
 # the bundle with both digests pinned.
 # Usage: scripts/package-bundle.sh [DIR] [BUNDLE] [CHECK]
-#   default: fixtures/gate/demo  target/demo-bundle.zip  'sh checks.sh'
+#   default: the repository's fixtures/gate/demo, target/demo-bundle.zip, 'sh checks.sh'
+#   VAULTGATE=/path/to/vaultgate uses that binary instead of building the repository's.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-dir=${1:-fixtures/gate/demo}
-bundle=${2:-target/demo-bundle.zip}
+# Paths are taken relative to where the script is called from; the defaults are in the repository.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+dir=${1:-$repo/fixtures/gate/demo}
+bundle=${2:-$repo/target/demo-bundle.zip}
 check=${3:-sh checks.sh}
-cargo build --locked -q
-vg=./target/debug/vaultgate
+if [ -n "${VAULTGATE:-}" ]; then
+  vg=$VAULTGATE
+else
+  cargo build --locked -q --manifest-path "$repo/Cargo.toml"
+  vg=$repo/target/debug/vaultgate
+fi
 mkdir -p "$(dirname "$bundle")"
 
 # Timestamps from the last commit when in git, for reproducible bundles across machines.
-if [ -z "${SOURCE_DATE_EPOCH:-}" ] && epoch=$(git log -1 --format=%ct 2>/dev/null); then
+if [ -z "${SOURCE_DATE_EPOCH:-}" ] && epoch=$(git -C "$dir" log -1 --format=%ct 2>/dev/null); then
   export SOURCE_DATE_EPOCH=$epoch
 fi
 

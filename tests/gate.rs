@@ -575,3 +575,45 @@ fn demo_bundle_passes_with_the_documented_command() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// `scripts/package-bundle.sh` is the documented release example: it must pack a tree given
+/// relative to the caller's folder, print both digests, and pass the gate with them pinned.
+/// Regression: it used to `cd` into the repository first, so a caller's relative paths broke.
+#[test]
+fn package_bundle_script_packs_prints_digests_and_gates_pinned() {
+    if !have("python3") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let demo = repo_root().join("fixtures/gate/demo");
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&demo)
+        .arg(work.path().join("tree"))
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("scripts/package-bundle.sh"))
+        .args(["tree", "out.zip", "sh checks.sh"])
+        .env("VAULTGATE", assert_cmd::cargo::cargo_bin("vaultgate"))
+        .env_remove("SOURCE_DATE_EPOCH")
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = vaultgate::hash::sha256_file(&work.path().join("out.zip"))
+        .unwrap()
+        .to_hex();
+    assert!(
+        stdout.contains(&format!("bundle sha256:   {digest}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("manifest sha256: "), "{stdout}");
+    assert!(stdout.contains("PASS"), "{stdout}");
+}
