@@ -24,20 +24,19 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use walkdir::WalkDir;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, System, ZipWriter};
 
 use crate::exit::ExitStatus;
 use crate::fsutil::{self, FsError, IoContext};
 use crate::hash::{self, Sha256Digest, sha256_bytes};
-use crate::manifest::{self, DEFAULT_EXCLUDED_DIRS, DEFAULT_EXCLUDED_FILES, ManifestEntry};
+use crate::manifest::walk::{self, Excludes, ProblemKind};
+use crate::manifest::{self, ManifestEntry, SymlinkPolicy};
 use crate::output::{Render, Style, json_object};
 use crate::paths::SafeRelPath;
-use crate::report::{escape_bytes_for_display, escape_for_display, indented_list as list};
+use crate::report::{escape_for_display, indented_list as list};
 
 /// 1980-01-01T00:00:00Z, the earliest instant a ZIP timestamp can hold.
 pub const ZIP_EPOCH: u64 = 315_532_800;
@@ -217,16 +216,6 @@ struct Scan {
     refused: Vec<String>,
 }
 
-fn byproduct_files() -> Result<GlobSet, PackError> {
-    let mut b = GlobSetBuilder::new();
-    for g in DEFAULT_EXCLUDED_FILES {
-        // The default globs are constants of the manifest family; failing to compile one is a bug.
-        b.add(Glob::new(g).map_err(|e| PackError::Audit(format!("bug in vaultgate: {e}")))?);
-    }
-    b.build()
-        .map_err(|e| PackError::Audit(format!("bug in vaultgate: {e}")))
-}
-
 /// The path of `output` relative to `root`, when it lies inside it.
 fn output_inside(root: &Path, output: &Path) -> Option<String> {
     let parent = fsutil::parent_dir(output).canonicalize().ok()?;
@@ -240,97 +229,55 @@ fn output_inside(root: &Path, output: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// Walk `root` with the manifest family's walk (same default excludes, symlinks refused), then
+/// apply what only a bundle needs: names safe to extract anywhere, and the regenerated manifest
+/// and the output bundle itself left out.
 fn scan(root: &Path, output_rel: Option<&str>) -> Result<Scan, PackError> {
-    use std::os::unix::ffi::OsStrExt;
-    let by_name = byproduct_files()?;
+    let excludes =
+        Excludes::new(&[], true).map_err(|e| PackError::Audit(format!("bug in vaultgate: {e}")))?;
+    let tree = walk::walk(root, &excludes, SymlinkPolicy::Refuse, None);
     let mut out = Scan {
         files: Vec::new(),
         left_out: Vec::new(),
         refused: Vec::new(),
     };
-    let mut dirs: Vec<String> = Vec::new();
-    let mut it = WalkDir::new(root)
-        .follow_links(false)
-        .min_depth(1)
-        .into_iter();
-    while let Some(next) = it.next() {
-        let entry = match next {
-            Ok(e) => e,
-            Err(e) => {
-                let shown = e.path().map_or_else(String::new, |p| {
-                    escape_bytes_for_display(p.as_os_str().as_bytes())
-                });
-                out.refused.push(format!("`{shown}`: cannot be read ({e})"));
-                continue;
+    for p in tree.problems {
+        out.refused.push(match p.kind {
+            ProblemKind::Symlink => format!("`{}`: symbolic link", p.rel),
+            ProblemKind::Special => {
+                format!("`{}`: special file (FIFO, socket or device)", p.rel)
             }
+            ProblemKind::NonUtf8 => format!("`{}`: name is not valid UTF-8", p.rel),
+            ProblemKind::Unreadable(e) => format!("`{}`: cannot be read ({e})", p.rel),
+        });
+    }
+    for (shown, is_dir) in tree.excluded {
+        let path = if is_dir { format!("{shown}/") } else { shown };
+        out.left_out.push(LeftOut {
+            path,
+            reason: "default exclude (byproduct)",
+        });
+    }
+    for f in tree.files {
+        let shown = escape_for_display(&f.rel);
+        let left_out = |reason| LeftOut {
+            path: shown.clone(),
+            reason,
         };
-        let ft = entry.file_type();
-        let rel_os = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let shown = escape_bytes_for_display(rel_os.as_os_str().as_bytes());
-        let Some(rel) = rel_os.to_str().map(str::to_owned) else {
-            out.refused
-                .push(format!("`{shown}`: name is not valid UTF-8"));
-            if ft.is_dir() {
-                it.skip_current_dir();
-            }
-            continue;
-        };
-        let name = entry.file_name().to_str().unwrap_or_default();
-        if ft.is_dir() {
-            if DEFAULT_EXCLUDED_DIRS.contains(&name) {
-                out.left_out.push(LeftOut {
-                    path: format!("{shown}/"),
-                    reason: "default exclude (byproduct)",
-                });
-                it.skip_current_dir();
-            } else {
-                dirs.push(rel);
-            }
-            continue;
-        }
-        if rel.chars().any(char::is_control) || SafeRelPath::parse(&rel).is_err() {
+        if f.rel.chars().any(char::is_control) || SafeRelPath::parse(&f.rel).is_err() {
             out.refused.push(format!(
                 "`{shown}`: name contains a control character or `\\`"
             ));
-            continue;
+        } else if f.rel == manifest::MANIFEST_NAME {
+            out.left_out
+                .push(left_out("replaced by the regenerated manifest"));
+        } else if output_rel == Some(f.rel.as_str()) {
+            out.left_out.push(left_out("the output bundle itself"));
+        } else {
+            out.files.push((f.rel, f.abs, f.mode & 0o111 != 0));
         }
-        if ft.is_symlink() {
-            out.refused.push(format!("`{shown}`: symbolic link"));
-            continue;
-        }
-        if !ft.is_file() {
-            out.refused
-                .push(format!("`{shown}`: special file (FIFO, socket or device)"));
-            continue;
-        }
-        if name == ".git" || by_name.is_match(name) {
-            out.left_out.push(LeftOut {
-                path: shown,
-                reason: "default exclude (byproduct)",
-            });
-            continue;
-        }
-        if rel == manifest::MANIFEST_NAME {
-            out.left_out.push(LeftOut {
-                path: shown,
-                reason: "replaced by the regenerated manifest",
-            });
-            continue;
-        }
-        if output_rel == Some(rel.as_str()) {
-            out.left_out.push(LeftOut {
-                path: shown,
-                reason: "the output bundle itself",
-            });
-            continue;
-        }
-        let meta = entry
-            .metadata()
-            .map_err(|e| FsError::new("stat", entry.path(), e.into()))?;
-        let executable = meta.permissions().mode() & 0o111 != 0;
-        out.files.push((rel, entry.into_path(), executable));
     }
-    finish_scan(&mut out, dirs);
+    finish_scan(&mut out, tree.dirs);
     Ok(out)
 }
 

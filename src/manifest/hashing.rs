@@ -157,6 +157,7 @@ mod tests {
                 rel: format!("f{i}"),
                 abs,
                 len: content.len() as u64,
+                mode: 0o644,
             });
         }
         let one = hash_all(&files, 1, &Progress::hidden());

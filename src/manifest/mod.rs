@@ -7,7 +7,7 @@ mod format;
 mod generate;
 mod hashing;
 mod verify;
-mod walk;
+pub mod walk;
 
 use std::path::PathBuf;
 

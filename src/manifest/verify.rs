@@ -250,6 +250,7 @@ fn check_listed(
             to_hash.push(WalkedFile {
                 rel: l.entry.path.clone(),
                 len: 0,
+                mode: 0,
                 abs,
             });
         }

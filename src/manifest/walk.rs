@@ -6,13 +6,14 @@
 //! Problems are collected, never dropped, so one run names every offending entry.
 
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use walkdir::WalkDir;
 
 use super::ManifestError;
-use crate::report::escape_bytes_for_display;
+use crate::report::{escape_bytes_for_display, escape_for_display};
 
 /// What to do with symbolic links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -112,6 +113,8 @@ pub struct WalkedFile {
     pub abs: PathBuf,
     /// Size from the walk's metadata.
     pub len: u64,
+    /// Permission bits from the walk's metadata (`st_mode & 0o7777`).
+    pub mode: u32,
 }
 
 /// Why a walked entry was refused.
@@ -143,6 +146,11 @@ pub struct Walk {
     pub files: Vec<WalkedFile>,
     /// Refused entries.
     pub problems: Vec<Problem>,
+    /// Entries left out by the excludes, escaped for display, with whether each is a folder
+    /// (a left-out folder is not descended into, so it appears once).
+    pub excluded: Vec<(String, bool)>,
+    /// Every folder walked (relative, `/` separators), for callers that report empty ones.
+    pub dirs: Vec<String>,
 }
 
 /// Walk `root`, leaving out `omit` (the manifest itself, relative to root) and the excludes.
@@ -182,12 +190,14 @@ pub fn walk(root: &Path, excludes: &Excludes, symlinks: SymlinkPolicy, omit: Opt
             continue;
         };
         if excludes.excludes(&rel, ft.is_dir()) {
+            out.excluded.push((escape_for_display(&rel), ft.is_dir()));
             if ft.is_dir() {
                 it.skip_current_dir();
             }
             continue;
         }
         if ft.is_dir() {
+            out.dirs.push(rel);
             continue;
         }
         if ft.is_symlink() {
@@ -209,11 +219,14 @@ pub fn walk(root: &Path, excludes: &Excludes, symlinks: SymlinkPolicy, omit: Opt
         if omit == Some(rel.as_str()) {
             continue;
         }
-        let len = entry.metadata().map_or(0, |m| m.len());
+        let (len, mode) = entry
+            .metadata()
+            .map_or((0, 0), |m| (m.len(), m.permissions().mode() & 0o7777));
         out.files.push(WalkedFile {
             rel,
             abs: entry.into_path(),
             len,
+            mode,
         });
     }
     out.files
