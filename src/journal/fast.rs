@@ -30,7 +30,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::record::{check_timestamp, is_hash};
+use super::record::{check_timestamp, is_hash_bytes};
 use crate::canon;
 
 /// The fields the chain and the step-id check need from a line that is a valid record.
@@ -112,10 +112,6 @@ fn non_empty(s: &[u8]) -> Option<&[u8]> {
 fn timestamp(raw: &[u8]) -> Option<()> {
     let s = std::str::from_utf8(raw).ok()?;
     check_timestamp(s).ok()
-}
-
-fn is_hash_bytes(h: &[u8]) -> bool {
-    std::str::from_utf8(h).is_ok_and(is_hash)
 }
 
 fn digest_matches_hex(digest: &[u8], hex: &[u8]) -> bool {

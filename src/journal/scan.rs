@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use super::codes::JournalCode;
 use super::fast;
-use super::record::{LineIssue, Record, check_line, is_hash};
+use super::record::{LineIssue, Record, check_line, is_hash_bytes};
 use crate::report::escape_bytes_for_display;
 
 /// At most this many issues are kept (all are counted).
@@ -664,12 +664,19 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn light_fields(line: &[u8]) -> Option<(Hex, Cow<'_, str>)> {
     const EH: &[u8] = b",\"entry_hash\":\"";
     const SID: &[u8] = b",\"step_id\":";
-    let at = find(line, EH)? + EH.len();
+    // The first occurrence of the marker: in a canonical line it starts at the first comma
+    // (`completed_at` is `null` or a timestamp). When it is there, no earlier occurrence can
+    // exist (every occurrence starts with a comma); otherwise search the whole line as before.
+    let first_comma = memchr::memchr(b',', line)?;
+    let at = if line[first_comma..].starts_with(EH) {
+        first_comma
+    } else {
+        find(line, EH)?
+    } + EH.len();
     let hash = line.get(at..at + 64)?;
-    if line.get(at + 64) != Some(&b'"') {
+    if line.get(at + 64) != Some(&b'"') || !is_hash_bytes(hash) {
         return None;
     }
-    let hash = std::str::from_utf8(hash).ok().filter(|h| is_hash(h))?;
     if !line.starts_with(b"{") || !line.ends_with(b"\"}") {
         return None;
     }
@@ -682,10 +689,10 @@ fn light_fields(line: &[u8]) -> Option<(Hex, Cow<'_, str>)> {
             .all(|&b| (0x20..=0x7E).contains(&b) && b != b'"' && b != b'\\')
     {
         let id = std::str::from_utf8(inner).ok()?;
-        return Some((hex_of(hash.as_bytes())?, Cow::Borrowed(id)));
+        return Some((hex_of(hash)?, Cow::Borrowed(id)));
     }
     match crate::canon::parse(value) {
-        Ok(serde_json::Value::String(id)) => Some((hex_of(hash.as_bytes())?, Cow::Owned(id))),
+        Ok(serde_json::Value::String(id)) => Some((hex_of(hash)?, Cow::Owned(id))),
         _ => None,
     }
 }
