@@ -313,19 +313,22 @@ fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// One line's verdict, computed independently of every other line (so in parallel), applied
-/// in order by [`State::apply`].
+/// in order by [`State::apply`]. Kept small (positions into the line, the rare full verdict
+/// boxed): a million of them are moved between threads per verify.
 enum Checked {
     /// The fast path proved the line a valid canonical record with a matching hash.
     Valid {
-        entry_hash: Hex,
-        prev_hash: Option<Hex>,
+        /// Where `entry_hash`'s 64 hex digits start in the line.
+        entry_hash: usize,
+        /// Where `prev_hash`'s 64 hex digits start; `None` for `null`.
+        prev_hash: Option<usize>,
         /// Digest of the step id's text.
         key: u128,
         /// Where the step id is written in the line (for a duplicate's message).
         step_id: Range<usize>,
     },
     /// The full check's verdict; `None` when the line has no newline.
-    Full(Option<Result<Record, LineIssue>>),
+    Full(Box<Option<Result<Record, LineIssue>>>),
 }
 
 struct Line {
@@ -335,12 +338,12 @@ struct Line {
 
 fn check_one(raw: &[u8], keys: &StepKeys, keep_records: bool) -> Checked {
     let Some(content) = raw.strip_suffix(b"\n") else {
-        return Checked::Full(None);
+        return Checked::Full(Box::new(None));
     };
     if !keep_records && let Some(v) = fast::check(content).and_then(|f| valid(content, &f, keys)) {
         return v;
     }
-    Checked::Full(Some(check_line(content)))
+    Checked::Full(Box::new(Some(check_line(content))))
 }
 
 fn valid(content: &[u8], f: &fast::FastRecord<'_>, keys: &StepKeys) -> Option<Checked> {
@@ -350,13 +353,11 @@ fn valid(content: &[u8], f: &fast::FastRecord<'_>, keys: &StepKeys) -> Option<Ch
     } else {
         keys.key(f.step_id)
     };
-    let start = f.step_id.as_ptr() as usize - content.as_ptr() as usize;
+    let at = |part: &[u8]| part.as_ptr() as usize - content.as_ptr() as usize;
+    let start = at(f.step_id);
     Some(Checked::Valid {
-        entry_hash: hex_of(f.entry_hash)?,
-        prev_hash: match f.prev_hash {
-            Some(p) => Some(hex_of(p)?),
-            None => None,
-        },
+        entry_hash: at(f.entry_hash),
+        prev_hash: f.prev_hash.map(at),
         key,
         step_id: start..start + f.step_id.len(),
     })
@@ -449,7 +450,7 @@ impl State {
             let line_offset = offset + at as u64;
             at += raw.len();
             if last_block && at == data.len() {
-                let checked = Checked::Full(raw.strip_suffix(b"\n").map(check_line));
+                let checked = Checked::Full(Box::new(raw.strip_suffix(b"\n").map(check_line)));
                 self.apply(raw, *line_no, line_offset, true, checked);
             } else {
                 self.light(raw, *line_no, line_offset);
@@ -514,6 +515,7 @@ impl State {
 
     /// Apply one line's verdict in order: torn-tail classification, chain, step ids.
     fn apply(&mut self, raw: &[u8], line: usize, offset: u64, is_last: bool, checked: Checked) {
+        let hex_at = |at: usize| raw.get(at..at + 64).and_then(hex_of);
         let (entry_hash, prev_hash, key, step_id) = match checked {
             Checked::Valid {
                 entry_hash,
@@ -522,29 +524,31 @@ impl State {
                 step_id,
             } => {
                 self.scan.count += 1;
+                let prev = match prev_hash {
+                    None => Some(None),
+                    Some(at) => hex_at(at).map(Some),
+                };
+                let (Some(entry_hash), Some(prev_hash)) = (hex_at(entry_hash), prev) else {
+                    // fast::check found 64 hex digits at both places; fail closed regardless.
+                    self.not_a_hash(line, offset);
+                    return;
+                };
                 (entry_hash, prev_hash, key, StepId::In(step_id))
             }
             Checked::Full(result) => {
-                let Some(rec) = self.full_result(raw, line, offset, is_last, result) else {
+                let Some(rec) = self.full_result(raw, line, offset, is_last, *result) else {
                     return;
                 };
-                let fields = (
-                    hex_of(rec.entry_hash.as_bytes()),
-                    rec.prev_hash.as_deref().map(|p| hex_of(p.as_bytes())),
-                );
-                let (Some(entry_hash), None | Some(Some(_))) = fields else {
-                    // `check_line` accepted both as 64 hex digits; fail closed regardless.
-                    self.scan.push(
-                        JournalCode::BadHashFormat,
-                        line,
-                        offset,
-                        "a hash is not 64 hex digits".into(),
-                    );
-                    self.prev = Prev::Unknown;
-                    self.head = None;
+                let prev = match rec.prev_hash.as_deref() {
+                    None => Some(None),
+                    Some(p) => hex_of(p.as_bytes()).map(Some),
+                };
+                let (Some(entry_hash), Some(prev_hash)) = (hex_of(rec.entry_hash.as_bytes()), prev)
+                else {
+                    // check_line accepted both as 64 hex digits; fail closed regardless.
+                    self.not_a_hash(line, offset);
                     return;
                 };
-                let prev_hash = fields.1.flatten();
                 let key = self.scan.step_ids.keys.key(rec.step_id.as_bytes());
                 (entry_hash, prev_hash, key, StepId::Record(rec))
             }
@@ -592,6 +596,18 @@ impl State {
         {
             self.scan.records.push(rec);
         }
+    }
+
+    /// A line whose hashes were checked but cannot be read back (unreachable; fail closed).
+    fn not_a_hash(&mut self, line: usize, offset: u64) {
+        self.scan.push(
+            JournalCode::BadHashFormat,
+            line,
+            offset,
+            "a hash is not 64 hex digits".into(),
+        );
+        self.prev = Prev::Unknown;
+        self.head = None;
     }
 
     /// The torn-tail rule and the findings of a line the full check refused; `Some` with the
