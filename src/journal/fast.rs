@@ -132,16 +132,21 @@ impl<'a> Cursor<'a> {
         self.b.get(self.i).copied()
     }
 
-    fn eat(&mut self, lit: &[u8]) -> bool {
-        if self.b[self.i..].starts_with(lit) {
-            self.i += lit.len();
-            true
-        } else {
-            false
+    /// Length-generic so that every literal compare is inlined (a libc `memcmp` call per
+    /// literal was 13% of a verify).
+    #[inline]
+    fn eat<const N: usize>(&mut self, lit: &[u8; N]) -> bool {
+        match self.b.get(self.i..self.i + N) {
+            Some(s) if s == lit => {
+                self.i += N;
+                true
+            }
+            _ => false,
         }
     }
 
-    fn expect(&mut self, lit: &[u8]) -> Option<()> {
+    #[inline]
+    fn expect<const N: usize>(&mut self, lit: &[u8; N]) -> Option<()> {
         self.eat(lit).then_some(())
     }
 
