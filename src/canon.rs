@@ -518,7 +518,9 @@ pub fn python_float_repr(f: f64) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn write_python_float_repr(f: f64, out: &mut Vec<u8>) {
+/// Append Python's `float.__repr__` of a finite double to `out`. Allocation-free: the journal
+/// verifier calls it once per float in every record.
+pub fn write_python_float_repr(f: f64, out: &mut Vec<u8>) {
     let mut buf = ryu::Buffer::new();
     // ryu gives the shortest round-trip digits; only its layout differs from Python's, so
     // take the digits and the decimal point position from it and lay them out again.
@@ -532,15 +534,23 @@ fn write_python_float_repr(f: f64, out: &mut Vec<u8>) {
         None => (s, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let mut digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
+    // At most 17 significant digits plus ryu's padding zeros fit in its own 24-byte buffer.
+    let mut all = [0u8; 32];
+    let mut len = 0;
+    for d in int_part.bytes().chain(frac_part.bytes()) {
+        if len < all.len() {
+            all[len] = d;
+            len += 1;
+        }
+    }
     // Value = 0.DIGITS × 10^decpt.
     let int_len = i32::try_from(int_part.len()).unwrap_or(i32::MAX);
     let mut decpt = int_len + exp;
-    let lead = digits.iter().take_while(|&&d| d == b'0').count();
-    digits.drain(..lead);
+    let lead = all[..len].iter().take_while(|&&d| d == b'0').count();
     decpt -= i32::try_from(lead).unwrap_or(0);
-    while digits.last() == Some(&b'0') {
-        digits.pop();
+    let mut digits = &all[lead..len];
+    while let Some((&b'0', rest)) = digits.split_last() {
+        digits = rest;
     }
     if neg {
         out.push(b'-');
@@ -563,18 +573,25 @@ fn write_python_float_repr(f: f64, out: &mut Vec<u8>) {
         if mag < 10 {
             out.push(b'0');
         }
-        out.extend_from_slice(mag.to_string().as_bytes());
+        // |e| <= 324: at most three digits.
+        if mag >= 100 {
+            out.push(b'0' + u8::try_from(mag / 100).unwrap_or(0));
+        }
+        if mag >= 10 {
+            out.push(b'0' + u8::try_from(mag / 10 % 10).unwrap_or(0));
+        }
+        out.push(b'0' + u8::try_from(mag % 10).unwrap_or(0));
     } else if decpt <= 0 {
         out.extend_from_slice(b"0.");
         out.extend(std::iter::repeat_n(b'0', decpt.unsigned_abs() as usize));
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(digits);
     } else if decpt < n {
         let split = decpt.unsigned_abs() as usize;
         out.extend_from_slice(&digits[..split]);
         out.push(b'.');
         out.extend_from_slice(&digits[split..]);
     } else {
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(digits);
         out.extend(std::iter::repeat_n(
             b'0',
             (decpt - n).unsigned_abs() as usize,

@@ -10,7 +10,7 @@
 //! so a crash leaves no file or a valid one-record journal.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use super::record::{NewStep, Record, check_timestamp};
@@ -155,14 +155,11 @@ fn append_locked(path: &Path, prepared: &Prepared) -> Result<Record, JournalErro
         .open(path)
         .ctx("open", path)?;
     file.lock().ctx("lock", path)?;
-    let found = {
-        let mut reader = BufReader::with_capacity(1 << 20, &file);
-        scan::scan(&mut reader, scan::Depth::Head, false, &[]).ctx("read", path)?
-    };
+    let found = scan::scan(&mut &file, scan::Depth::Head, false, &[]).ctx("read", path)?;
     if let Some(issue) = found.issues.first() {
         return Err(JournalError::from_issue(path, issue));
     }
-    if let Some(&(line, offset)) = found.step_ids.get(&prepared.step_id) {
+    if let Some((line, offset)) = found.step_ids.get(&prepared.step_id) {
         return Err(JournalError::DuplicateStepId {
             path: path.to_owned(),
             step_id: prepared.step_id.clone(),

@@ -18,13 +18,13 @@
 
 mod append;
 mod codes;
+mod fast;
 mod record;
 mod repair;
 mod report;
 mod scan;
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 pub use append::append;
@@ -173,8 +173,7 @@ fn scan_file(
     keep: bool,
     pin: &[usize],
 ) -> Result<scan::Scan, JournalError> {
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    Ok(scan::scan(&mut reader, scan::Depth::Full, keep, pin).ctx("read", path)?)
+    Ok(scan::scan(&mut &*file, scan::Depth::Full, keep, pin).ctx("read", path)?)
 }
 
 /// Every record of a journal that verifies completely, under a shared lock. Any torn tail or

@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::codes::JournalCode;
@@ -31,10 +31,7 @@ pub fn repair_torn_tail(path: &Path, clock: &dyn Clock) -> Result<RepairReport, 
         .open(path)
         .ctx("open", path)?;
     file.lock().ctx("lock", path)?;
-    let found = {
-        let mut reader = BufReader::with_capacity(1 << 20, &file);
-        scan::scan(&mut reader, scan::Depth::Full, false, &[]).ctx("read", path)?
-    };
+    let found = scan::scan(&mut &file, scan::Depth::Full, false, &[]).ctx("read", path)?;
     let tampered: Vec<scan::Issue> = found
         .issues
         .iter()
