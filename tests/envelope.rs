@@ -686,3 +686,70 @@ fn record_requires_a_journal() {
     let out = p.check("read", &["src/main.rs"], &["--record"]);
     assert_eq!(exit(&out), 2);
 }
+
+/// Regression: the spent budget was read under one lock and the decision appended under
+/// another, so concurrent `--record` checks could each see the same total and together spend
+/// past the budget. Eight checks of 0.30 race for a 1.001 budget: exactly three may be allowed,
+/// whatever the interleaving, and the journal stays a valid chain.
+#[test]
+fn concurrent_recorded_checks_never_overspend() {
+    let p = Project::new(ENVELOPE);
+    journal_append(&p.root, "j.jsonl", r#"{"note": "start"}"#);
+    let bin = assert_cmd::cargo::cargo_bin("vaultgate");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            std::process::Command::new(&bin)
+                .current_dir(&p.root)
+                .args([
+                    "envelope",
+                    "check",
+                    "--envelope",
+                    "envelope.json",
+                    "--op",
+                    "read",
+                ])
+                .args([
+                    "--path",
+                    "src/main.rs",
+                    "--cost",
+                    "0.30",
+                    "--journal",
+                    "j.jsonl",
+                    "--record",
+                    "-q",
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code().unwrap())
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|&&c| c == 0).count(),
+        3,
+        "exit codes: {codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|&&c| c == 1).count(),
+        5,
+        "exit codes: {codes:?}"
+    );
+    let lines = journal_lines(&p.path("j.jsonl"));
+    let allowed: Vec<&Value> = lines.iter().filter(|l| l["status"] == "allowed").collect();
+    assert_eq!(allowed.len(), 3);
+    assert!(
+        allowed
+            .iter()
+            .all(|l| l["outputs"]["cost_usd"] == serde_json::from_str::<Value>("0.3").unwrap())
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l["status"] == "violation").count(),
+        5
+    );
+    vg().args(["journal", "verify"])
+        .arg(p.path("j.jsonl"))
+        .assert()
+        .success();
+}

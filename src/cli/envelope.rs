@@ -169,16 +169,23 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitStatus> {
         root: core(Root::open(&args.root))?,
         journal: args.journal.clone(),
     };
-    let spent = match &args.journal {
-        Some(j) => core(envelope::spent_in_journal(j))?,
-        None => Usd::ZERO,
+    let report = match &args.journal {
+        Some(j) if args.record => {
+            core(envelope::check_and_record(
+                &env,
+                &request,
+                j,
+                ctx.clock.as_ref(),
+            ))?
+            .0
+        }
+        Some(j) => core(envelope::check(
+            &env,
+            &request,
+            core(envelope::spent_in_journal(j))?,
+        ))?,
+        None => core(envelope::check(&env, &request, Usd::ZERO))?,
     };
-    let report = core(envelope::check(&env, &request, spent))?;
-    if args.record
-        && let Some(j) = &args.journal
-    {
-        core(report.record(j, ctx.clock.as_ref()))?;
-    }
     Ok(ctx.printer.emit(&report))
 }
 

@@ -46,20 +46,23 @@ where
 /// The budget spent so far: the sum of `outputs.cost_usd` over the fully verified journal at
 /// `path`. A missing journal is an error (an absent journal must not reset the budget).
 pub fn spent_in_journal(path: &Path) -> Result<Usd, EnvelopeError> {
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(EnvelopeError::JournalMissing {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(e) => return Err(FsError::new("inspect", path, e).into()),
-        Ok(_) => {}
-    }
+    require_journal(path)?;
     let records = crate::journal::read_verified(path)?;
     spent_from_outputs(
         path,
         records.iter().map(|r| (r.step_id.as_str(), &r.outputs)),
     )
+}
+
+/// A missing journal is an error, not an empty budget (deleting it must not reset the spend).
+pub(super) fn require_journal(path: &Path) -> Result<(), EnvelopeError> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(EnvelopeError::JournalMissing {
+            path: path.to_path_buf(),
+        }),
+        Err(e) => Err(FsError::new("inspect", path, e).into()),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// `cost` as a JSON number the journal stores exactly. The journal writes a fractional

@@ -116,12 +116,11 @@ impl CheckReport {
         Ok((status, inputs, outputs))
     }
 
-    /// Append this decision to the journal at `path` as an `envelope-check` step. Nothing is
-    /// written when the cost cannot be stored exactly or the journal does not verify.
-    pub fn record(&self, path: &Path, clock: &dyn Clock) -> Result<Record, EnvelopeError> {
+    /// This decision as the `envelope-check` step `--record` appends.
+    pub fn new_step(&self, clock: &dyn Clock) -> Result<NewStep, EnvelopeError> {
         let (status, inputs, outputs) = self.journal_step()?;
         let now = format_rfc3339(clock.now()).map_err(|e| EnvelopeError::Request(e.to_string()))?;
-        let step = NewStep {
+        Ok(NewStep {
             name: RECORD_STEP_NAME.to_owned(),
             status: status.to_owned(),
             step_id: None,
@@ -129,9 +128,34 @@ impl CheckReport {
             outputs,
             started_at: Some(now.clone()),
             completed_at: Some(now),
-        };
-        Ok(journal::append(path, step, clock)?)
+        })
     }
+}
+
+/// Judge `req` against `env` with the budget spent in `journal`, and append the decision to
+/// that journal, all under the journal's exclusive lock: two concurrent checks cannot both
+/// read the same spent total and both be allowed to spend the last of the budget. Nothing is
+/// written when the journal does not verify or the cost cannot be stored exactly.
+pub fn check_and_record(
+    env: &ValidEnvelope,
+    req: &CheckRequest,
+    journal: &Path,
+    clock: &dyn Clock,
+) -> Result<(CheckReport, Record), EnvelopeError> {
+    super::budget::require_journal(journal)?;
+    let (report, record) = journal::append_decided(journal, clock, |records| {
+        let spent = super::budget::spent_from_outputs(
+            journal,
+            records.iter().map(|r| (r.step_id.as_str(), &r.outputs)),
+        )?;
+        let report = check(env, req, spent)?;
+        let step = report.new_step(clock)?;
+        Ok::<_, EnvelopeError>((report, Some(step)))
+    })?;
+    let record = record.ok_or_else(|| {
+        EnvelopeError::Request("the decision was not recorded (a bug in vaultgate)".into())
+    })?;
+    Ok((report, record))
 }
 
 /// A journal step's status, inputs and outputs.

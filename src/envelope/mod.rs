@@ -28,7 +28,7 @@ pub mod resolve;
 mod usd;
 
 pub use budget::{COST_KEY, journal_amount, spent_from_outputs, spent_in_journal};
-pub use check::{CheckReport, CheckRequest, PathVerdict, check};
+pub use check::{CheckReport, CheckRequest, PathVerdict, check, check_and_record};
 pub use codes::EnvelopeCode;
 pub use error::EnvelopeError;
 pub use policy::{Op, ValidEnvelope};

@@ -149,16 +149,62 @@ fn create_with_first(path: &Path, prepared: &Prepared) -> Result<Option<Record>,
 }
 
 fn append_locked(path: &Path, prepared: &Prepared) -> Result<Record, JournalError> {
+    let file = open_locked(path)?;
+    let found = scan::scan(&mut &file, scan::Depth::Head, false, &[]).ctx("read", path)?;
+    if let Some(issue) = found.issues.first() {
+        return Err(JournalError::from_issue(path, issue));
+    }
+    write_locked(&file, path, &found, prepared)
+}
+
+/// Open an existing journal for appending and take its exclusive lock.
+fn open_locked(path: &Path) -> Result<File, JournalError> {
     let file: File = OpenOptions::new()
         .read(true)
         .append(true)
         .open(path)
         .ctx("open", path)?;
     file.lock().ctx("lock", path)?;
-    let found = scan::scan(&mut &file, scan::Depth::Head, false, &[]).ctx("read", path)?;
+    Ok(file)
+}
+
+/// Verify the whole journal, let `decide` look at its records, and append the step it returns,
+/// all under one exclusive lock: nothing can be appended between what `decide` saw and what is
+/// written. (`envelope check --record` needs this: it sums the budget spent so far and records
+/// its decision; two such checks must not both spend the last dollar.) `decide` also returns a
+/// value for the caller; `None` as the step appends nothing. The journal must already exist.
+pub fn append_decided<T, E, F>(
+    path: &Path,
+    clock: &dyn Clock,
+    decide: F,
+) -> Result<(T, Option<Record>), E>
+where
+    E: From<JournalError>,
+    F: FnOnce(&[Record]) -> Result<(T, Option<NewStep>), E>,
+{
+    let file = open_locked(path)?;
+    let found = scan::scan(&mut &file, scan::Depth::Full, true, &[])
+        .ctx("read", path)
+        .map_err(JournalError::from)?;
     if let Some(issue) = found.issues.first() {
-        return Err(JournalError::from_issue(path, issue));
+        return Err(JournalError::from_issue(path, issue).into());
     }
+    let (value, step) = decide(&found.records)?;
+    let Some(step) = step else {
+        return Ok((value, None));
+    };
+    let prepared = prepare(path, step, clock)?;
+    let record = write_locked(&file, path, &found, &prepared)?;
+    Ok((value, Some(record)))
+}
+
+/// Append `prepared` behind the head `found` under the lock already held on `file`.
+fn write_locked(
+    file: &File,
+    path: &Path,
+    found: &scan::Scan,
+    prepared: &Prepared,
+) -> Result<Record, JournalError> {
     if let Some((line, offset)) = found.step_ids.get(&prepared.step_id) {
         return Err(JournalError::DuplicateStepId {
             path: path.to_owned(),
@@ -168,7 +214,7 @@ fn append_locked(path: &Path, prepared: &Prepared) -> Result<Record, JournalErro
         });
     }
     let (rec, line) = prepared
-        .finish(found.head)
+        .finish(found.head.clone())
         .map_err(|e| bad_step(path, &e))?;
     let len = file.metadata().ctx("inspect", path)?.len();
     if len != found.len {
@@ -183,7 +229,8 @@ fn append_locked(path: &Path, prepared: &Prepared) -> Result<Record, JournalErro
         )
         .into());
     }
-    let written = (&file).write_all(&line).and_then(|()| file.sync_data());
+    let mut writer: &File = file;
+    let written = writer.write_all(&line).and_then(|()| file.sync_data());
     if let Err(e) = written {
         // Roll back whatever part of the line reached the file.
         let _ = file.set_len(len);

@@ -27,7 +27,7 @@ mod scan;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub use append::append;
+pub use append::{append, append_decided};
 pub use codes::JournalCode;
 pub use record::{NewStep, Record, check_timestamp, is_hash};
 pub use repair::repair_torn_tail;
