@@ -188,6 +188,27 @@ pub fn read_verified(path: &Path) -> Result<Vec<Record>, JournalError> {
     }
 }
 
+/// Verify journal bytes held in memory with every check [`verify`] makes on a file (no pins):
+/// the number of complete lines, the head, and the issues found (empty when valid). The entry
+/// point of the `journal_parse` fuzz target.
+pub fn verify_bytes(bytes: &[u8]) -> (usize, Option<String>, Vec<Issue>) {
+    let mut reader: &[u8] = bytes;
+    match scan::scan(&mut reader, scan::Depth::Full, false, &[]) {
+        Ok(s) => (s.count, s.head, s.issues),
+        // Reading from a slice cannot fail; should it ever, report it rather than pass.
+        Err(e) => (
+            0,
+            None,
+            vec![Issue {
+                code: JournalCode::LineInvalid,
+                line: 0,
+                offset: 0,
+                message: format!("cannot read the bytes: {e} (a bug in vaultgate)"),
+            }],
+        ),
+    }
+}
+
 /// Verify a journal under a shared lock, with optional pins. Findings are data: the report's
 /// status is the verdict. Errors mean the check could not run (missing file, I/O).
 pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport, JournalError> {
