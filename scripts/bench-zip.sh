@@ -4,7 +4,8 @@
 #
 #   scripts/bench-zip.sh [WORKDIR]     (default: a fresh temp dir; needs zip, unzip, python3, hyperfine)
 #
-# Builds a 50,000-entry bundle and a 1 GiB bundle, then times, with hyperfine:
+# Builds a 50,000-entry bundle and a 1 GiB bundle, then times, with hyperfine -N (RUNS, default 10,
+# after one warm-up) and prints medians with ratios:
 #   many.zip: zip audit, zip audit --deep, unzip -t, zipcheck.py
 #   big.zip:  zip audit, zip audit --deep, unzip -t, zipcheck.py
 set -euo pipefail
@@ -48,11 +49,25 @@ fi
 ls -l "$work/many.zip" "$work/big.zip"
 echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
 
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# -N: no intermediate shell (the commands need none), so process start is all that is added.
 for z in many big; do
-  hyperfine --warmup 1 --runs "${RUNS:-5}" --export-markdown "$work/$z.md" \
+  hyperfine -N --warmup 1 --runs "${RUNS:-10}" --export-markdown "$work/$z.md" --export-json "$work/$z.json" \
     -n "vaultgate zip audit" "$vg zip audit --max-size 2147483648 $work/$z.zip" \
     -n "vaultgate zip audit --deep" "$vg zip audit --deep --max-size 2147483648 $work/$z.zip" \
     -n "unzip -t" "unzip -tqq $work/$z.zip" \
     -n "zipcheck.py" "python3 $peer $work/$z.zip"
 done
 cat "$work/many.md" "$work/big.md"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Medians, and each command's ratio to zipcheck.py (many) and unzip -t (big), from the same run.
+python3 - "$work/many.json" "$work/big.json" <<'PY'
+import json, sys
+for path, base in zip(sys.argv[1:], ["zipcheck.py", "unzip -t"]):
+    rs = json.load(open(path))["results"]
+    ref = next(r["median"] for r in rs if r["command"] == base)
+    print(path)
+    for r in rs:
+        print(f"  {r['command']:<28} median {r['median'] * 1000:9.1f} ms  min {r['min'] * 1000:9.1f} ms  max {r['max'] * 1000:9.1f} ms  {base} / this = {ref / r['median']:7.1f}")
+PY

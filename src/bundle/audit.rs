@@ -5,7 +5,9 @@
 //! finding. The verdict is `Pass` only with zero error findings. Nothing is decompressed unless
 //! `deep` is set, and then only as a stream into `io::sink()`, bounded by the limits.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::io::{self, Read, Seek};
 use std::path::Path;
 
@@ -326,17 +328,14 @@ fn method_name(m: u16) -> &'static str {
 
 /// A byproduct component or file name in `name`, if any.
 fn byproduct(name: &str, is_dir: bool) -> Option<String> {
-    let comps: Vec<&str> = name.split('/').filter(|c| !c.is_empty()).collect();
-    for (k, comp) in comps.iter().enumerate() {
+    let mut comps = name.split('/').filter(|c| !c.is_empty()).peekable();
+    while let Some(comp) = comps.next() {
         // A component is a directory when it is not the last one, or the entry is a directory.
-        let dir = k + 1 < comps.len() || is_dir;
-        let hit = matches!(*comp, "__pycache__" | ".pytest_cache" | ".git")
-            || (dir && matches!(*comp, "target" | "node_modules"))
-            || *comp == ".DS_Store"
-            || (!dir
-                && Path::new(comp)
-                    .extension()
-                    .is_some_and(|x| x.eq_ignore_ascii_case("pyc")));
+        let dir = comps.peek().is_some() || is_dir;
+        let hit = matches!(comp, "__pycache__" | ".pytest_cache" | ".git")
+            || (dir && matches!(comp, "target" | "node_modules"))
+            || comp == ".DS_Store"
+            || (!dir && extension(comp).is_some_and(|x| x.eq_ignore_ascii_case("pyc")));
         if hit {
             return Some(crate::report::escape_for_display(comp));
         }
@@ -344,84 +343,247 @@ fn byproduct(name: &str, is_dir: bool) -> Option<String> {
     None
 }
 
-/// Duplicates, normalisation, Unicode and case collisions, and files that are also parents.
-fn collisions(report: &mut AuditReport) {
-    let mut exact: HashMap<&[u8], usize> = HashMap::new();
-    let mut norm: HashMap<String, usize> = HashMap::new();
-    let mut nfc: HashMap<String, usize> = HashMap::new();
-    let mut fold: HashMap<String, usize> = HashMap::new();
-    let mut files: HashMap<String, usize> = HashMap::new();
-    let mut folded: Vec<Option<String>> = Vec::with_capacity(report.entries.len());
-    let mut found: Vec<(ZipCode, usize, String)> = Vec::new();
-    for e in &report.entries {
-        let Ok(name) = std::str::from_utf8(&e.raw_name) else {
-            folded.push(None);
-            continue;
-        };
-        if e.name_len > e.raw_name.len() {
-            // Only a prefix was kept: comparing it would invent collisions.
-            folded.push(None);
-            continue;
+/// `Path::extension` of a single component, without building a `Path`: the part after the
+/// last dot, unless the dot starts the name (`.pyc` has none) or the name is `..`.
+fn extension(comp: &str) -> Option<&str> {
+    if comp == ".." {
+        return None;
+    }
+    match comp.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => Some(ext),
+        _ => None,
+    }
+}
+
+/// Which key: the levels of collision, finest first. Each key is a function of the one before,
+/// so entries with equal keys at one level have equal keys at every later level.
+const RAW: usize = 0;
+const NORM: usize = 1;
+const NFC: usize = 2;
+const FOLD: usize = 3;
+
+/// The collision keys of one entry. A key equal to the previous one is not stored again: for an
+/// ASCII name without `.` or empty components, already in lower case (most names), all keys
+/// borrow the name and nothing is allocated.
+struct Keys<'a> {
+    raw: &'a [u8],
+    /// [`names::normalized`].
+    norm: Cow<'a, str>,
+    /// NFC of `norm`, when it differs (never for ASCII).
+    nfc: Option<String>,
+    /// Lower-cased `nfc`, when it differs.
+    fold: Option<String>,
+    /// SipHash of the `FOLD` key (the others are hashed only when needed).
+    fold_hash: u64,
+}
+
+impl<'a> Keys<'a> {
+    fn new(raw: &'a [u8], name: &'a str, sip: &RandomState) -> Option<Self> {
+        let norm = names::normalized_cow(name);
+        if norm.is_empty() {
+            return None;
         }
-        let n = names::normalized(name);
-        if n.is_empty() {
-            folded.push(None);
-            continue;
-        }
-        let (c, f) = if n.is_ascii() {
-            let lower = n.to_ascii_lowercase();
-            (n.clone(), lower)
+        // Only non-ASCII names need Unicode work; ASCII NFC is the identity and ASCII folding
+        // is `to_ascii_lowercase`.
+        let (nfc, fold) = if norm.is_ascii() {
+            let fold = norm
+                .bytes()
+                .any(|b| b.is_ascii_uppercase())
+                .then(|| norm.to_ascii_lowercase());
+            (None, fold)
         } else {
-            let c = names::nfc_key(&n);
+            let c = names::nfc_key(&norm);
             let f = names::fold_key(&c);
-            (c, f)
+            ((c != *norm).then_some(c.clone()), (f != c).then_some(f))
         };
-        let other = |j: usize, what: &str| {
-            (
-                e.index,
-                format!(
-                    "{what} entry {j} `{}`",
-                    escape_bytes_for_display(&report.entries[j].raw_name)
-                ),
-            )
+        let mut k = Self {
+            raw,
+            norm,
+            nfc,
+            fold,
+            fold_hash: 0,
         };
-        let hit = if let Some(&j) = exact.get(e.raw_name.as_slice()) {
-            Some((ZipCode::DuplicateName, other(j, "duplicates")))
-        } else if let Some(&j) = norm.get(&n) {
-            Some((
+        k.fold_hash = sip.hash_one(Bytes(k.bytes(FOLD)));
+        Some(k)
+    }
+
+    fn nfc(&self) -> &str {
+        self.nfc.as_deref().unwrap_or(&self.norm)
+    }
+
+    fn fold(&self) -> &str {
+        self.fold.as_deref().unwrap_or_else(|| self.nfc())
+    }
+
+    fn bytes(&self, which: usize) -> &[u8] {
+        match which {
+            RAW => self.raw,
+            NORM => self.norm.as_bytes(),
+            NFC => self.nfc().as_bytes(),
+            _ => self.fold().as_bytes(),
+        }
+    }
+
+    fn key(&self, which: usize, sip: &RandomState) -> Key<'_> {
+        Key::new(self.bytes(which), sip)
+    }
+}
+
+/// Bytes hashed as bytes, so a key and its prefixes hash the same way whichever type they came
+/// from.
+struct Bytes<'a>(&'a [u8]);
+
+impl Hash for Bytes<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0);
+    }
+}
+
+/// A map key with its SipHash computed once (with the per-process random `RandomState` keys, so
+/// names chosen to collide cannot make the maps quadratic). Equality compares the bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key<'a> {
+    hash: u64,
+    bytes: &'a [u8],
+}
+
+impl<'a> Key<'a> {
+    fn new(bytes: &'a [u8], sip: &RandomState) -> Self {
+        Self {
+            hash: sip.hash_one(Bytes(bytes)),
+            bytes,
+        }
+    }
+}
+
+impl Hash for Key<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Passes a [`Key`]'s precomputed hash through to the map.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `Key`; mix anything else in rather than drop it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type KeyMap<'a, V> = HashMap<Key<'a>, V, BuildHasherDefault<PassThrough>>;
+
+/// Entries that share a case-folded key.
+struct Class {
+    /// The first entry with this key.
+    first: usize,
+    /// The first regular file with this key (a directory needed by a longer name).
+    file: Option<usize>,
+    /// A second entry arrived, so the first one was added to the finer maps.
+    shared: bool,
+}
+
+/// Duplicates, normalisation, Unicode and case collisions, and files that are also parents.
+///
+/// Each finding names the first earlier entry that has the same key at the finest level where
+/// one does (exact, normalised, NFC, case-folded). Equal finer keys imply equal folded keys, so
+/// only entries whose folded key is already taken can collide at all: those classes are rare,
+/// and only their members go into the finer maps (the first member when a second one arrives).
+/// A unique name costs one hash and one map insert.
+fn collisions(report: &mut AuditReport) {
+    let sip = RandomState::new();
+    // Keys for every entry first (borrowing the names), then the maps borrow the keys.
+    let keys: Vec<Option<Keys<'_>>> = report
+        .entries
+        .iter()
+        .map(|e| {
+            let name = std::str::from_utf8(&e.raw_name).ok()?;
+            if e.name_len > e.raw_name.len() {
+                // Only a prefix was kept: comparing it would invent collisions.
+                return None;
+            }
+            Keys::new(&e.raw_name, name, &sip)
+        })
+        .collect();
+    let mut classes: KeyMap<'_, Class> =
+        KeyMap::with_capacity_and_hasher(report.entries.len(), BuildHasherDefault::default());
+    // Exact, normalised, NFC: key -> first entry, for members of shared classes only.
+    let mut finer: [KeyMap<'_, usize>; 3] = Default::default();
+    let mut found: Vec<(ZipCode, usize, String)> = Vec::new();
+    for (e, k) in report.entries.iter().zip(&keys) {
+        let Some(k) = k else { continue };
+        let fold = Key {
+            hash: k.fold_hash,
+            bytes: k.bytes(FOLD),
+        };
+        let class = classes.entry(fold).or_insert(Class {
+            first: e.index,
+            file: None,
+            shared: false,
+        });
+        if !e.is_dir && class.file.is_none() {
+            class.file = Some(e.index);
+        }
+        let first = class.first;
+        if first == e.index {
+            continue;
+        }
+        if !class.shared {
+            class.shared = true;
+            if let Some(Some(k0)) = keys.get(first) {
+                for (which, map) in finer.iter_mut().enumerate() {
+                    map.entry(k0.key(which, &sip)).or_insert(first);
+                }
+            }
+        }
+        // Insert into every finer map (first entry wins) and report the finest one that already
+        // had the key; failing all, the class's first entry.
+        let mut hit = None;
+        for (which, map) in finer.iter_mut().enumerate() {
+            let j = *map.entry(k.key(which, &sip)).or_insert(e.index);
+            if j != e.index && hit.is_none() {
+                hit = Some((which, j));
+            }
+        }
+        let (which, j) = hit.unwrap_or((FOLD, first));
+        let (code, what) = match which {
+            RAW => (ZipCode::DuplicateName, "duplicates"),
+            NORM => (
                 ZipCode::DuplicateNormalized,
-                other(j, "after normalisation is the same path as"),
-            ))
-        } else if let Some(&j) = nfc.get(&c) {
-            Some((
+                "after normalisation is the same path as",
+            ),
+            NFC => (
                 ZipCode::UnicodeCollision,
-                other(j, "after unicode nfc normalisation is the same path as"),
-            ))
-        } else if let Some(&j) = fold.get(&f) {
-            Some((
-                ZipCode::CaseCollision,
-                other(j, "ignoring case is the same path as"),
-            ))
-        } else {
-            None
+                "after unicode nfc normalisation is the same path as",
+            ),
+            _ => (ZipCode::CaseCollision, "ignoring case is the same path as"),
         };
-        if let Some((code, (i, msg))) = hit {
-            found.push((code, i, msg));
-        }
-        exact.entry(&e.raw_name).or_insert(e.index);
-        norm.entry(n).or_insert(e.index);
-        nfc.entry(c).or_insert(e.index);
-        if !e.is_dir {
-            files.entry(f.clone()).or_insert(e.index);
-        }
-        fold.entry(f.clone()).or_insert(e.index);
-        folded.push(Some(f));
+        found.push((
+            code,
+            e.index,
+            format!(
+                "{what} entry {j} `{}`",
+                escape_bytes_for_display(&report.entries[j].raw_name)
+            ),
+        ));
     }
     let mut parents_reported = std::collections::HashSet::new();
-    for (i, key) in folded.iter().enumerate() {
-        let Some(key) = key else { continue };
+    for (i, k) in keys.iter().enumerate() {
+        let Some(k) = k else { continue };
+        let key = k.fold();
         for (pos, _) in key.match_indices('/') {
-            if let Some(&file) = files.get(&key[..pos])
+            let parent = Key::new(&key.as_bytes()[..pos], &sip);
+            if let Some(file) = classes.get(&parent).and_then(|c| c.file)
                 && parents_reported.insert(file)
             {
                 found.push((
@@ -435,6 +597,9 @@ fn collisions(report: &mut AuditReport) {
             }
         }
     }
+    drop(classes);
+    drop(finer);
+    drop(keys);
     for (code, i, msg) in found {
         report.push(code, Some(i), msg);
     }
@@ -769,6 +934,78 @@ mod tests {
             ("a.pyc.txt", false),
         ] {
             assert!(byproduct(name, dir).is_none(), "{name}");
+        }
+    }
+
+    /// The obvious collision check (one map per level, every entry in every map, first entry
+    /// wins): `(code, entry, earlier entry)` for each colliding entry.
+    fn reference_collisions(names: &[String]) -> Vec<(&'static str, usize, usize)> {
+        let mut maps: [HashMap<String, usize>; 4] = Default::default();
+        let mut out = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let n = names::normalized(name);
+            if n.is_empty() {
+                continue;
+            }
+            let c = names::nfc_key(&n);
+            let f = names::fold_key(&c);
+            let mut hit = None;
+            for (level, key) in [name.clone(), n, c, f].into_iter().enumerate() {
+                let j = *maps[level].entry(key).or_insert(i);
+                if j != i && hit.is_none() {
+                    hit = Some((level, j));
+                }
+            }
+            if let Some((level, j)) = hit {
+                let code = [
+                    "zip-duplicate-name",
+                    "zip-duplicate-normalized",
+                    "zip-unicode-collision",
+                    "zip-case-collision",
+                ][level];
+                out.push((code, i, j));
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Collision findings equal the obvious implementation's, on names drawn from pieces
+        /// that collide at every level (case, NFC, Kelvin sign, `.`/empty components).
+        #[test]
+        fn collisions_match_the_obvious_implementation(
+            picks in proptest::collection::vec(proptest::collection::vec(0usize..12, 1..4), 1..24)
+        ) {
+            const PIECES: [&str; 12] = [
+                "a", "A", "/", "./", "//", "caf\u{e9}", "cafe\u{301}", "CAF\u{c9}", "\u{212a}", "k", "K", "b/",
+            ];
+            let names: Vec<String> = picks.iter().map(|p| p.iter().map(|&i| PIECES[i]).collect()).collect();
+            let entries: Vec<E> = names.iter().map(|n| E::stored(n, b"")).collect();
+            let r = audit_bytes(&build(&entries), &AuditOptions::default());
+            let got: Vec<(&'static str, usize, usize)> = r
+                .located()
+                .filter(|(_, f)| matches!(f.code, "zip-duplicate-name" | "zip-duplicate-normalized" | "zip-unicode-collision" | "zip-case-collision"))
+                .map(|(i, f)| {
+                    let j = f.message.split("entry ").nth(1).and_then(|s| s.split(' ').next()).and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
+                    (f.code, i.unwrap_or(usize::MAX), j)
+                })
+                .collect();
+            proptest::prop_assert_eq!(got, reference_collisions(&names), "{:?}", names);
+        }
+    }
+
+    #[test]
+    fn extension_matches_path_extension() {
+        for comp in [
+            "a.pyc", ".pyc", "a.b.PYC", "x", "x.", ".", "..", "..pyc", "a..pyc", ".a.pyc",
+        ] {
+            assert_eq!(
+                extension(comp),
+                Path::new(comp).extension().and_then(|x| x.to_str()),
+                "{comp}"
+            );
         }
     }
 

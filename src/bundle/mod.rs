@@ -8,6 +8,7 @@ pub mod audit;
 pub mod codes;
 pub mod error;
 pub mod extract;
+mod inflate_check;
 pub mod names;
 pub mod pack;
 mod render;

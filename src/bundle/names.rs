@@ -6,6 +6,8 @@
 //! refused, because readers decode them with different code pages. [`normalized`] gives the
 //! key used for collision checks.
 
+use std::borrow::Cow;
+
 use unicode_normalization::UnicodeNormalization;
 
 use super::codes::ZipCode;
@@ -43,10 +45,14 @@ pub fn check_name(raw: &[u8], utf8_flag: bool, max_len: usize) -> Vec<(ZipCode, 
         out.push((ZipCode::NameEncoding, why.into()));
         return out;
     };
-    if name
-        .chars()
-        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
-    {
+    // ASCII names (most) need no char decoding: their control characters are < 0x20 and 0x7f.
+    let control = if name.is_ascii() {
+        name.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        name.chars()
+            .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    };
+    if control {
         out.push((
             ZipCode::NameControlChar,
             "name contains nul, control characters or line breaks".into(),
@@ -147,6 +153,10 @@ fn esc(s: &str) -> String {
 /// removed, compared case-insensitively.
 fn is_reserved(comp: &str) -> bool {
     let stem = comp.split('.').next().unwrap_or(comp).trim_end_matches(' ');
+    if stem.is_ascii() {
+        // Same answer as below without allocating: ASCII lower-casing is `to_ascii_lowercase`.
+        return RESERVED.iter().any(|r| stem.eq_ignore_ascii_case(r));
+    }
     let lower = stem.to_lowercase();
     RESERVED.contains(&lower.as_str())
 }
@@ -157,6 +167,17 @@ pub fn normalized(name: &str) -> String {
         .filter(|c| !c.is_empty() && *c != ".")
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// [`normalized`], borrowed from `name` when nothing is dropped but a trailing `/` (the common
+/// case), so the collision check does not allocate per entry.
+pub fn normalized_cow(name: &str) -> Cow<'_, str> {
+    let body = name.strip_suffix('/').unwrap_or(name);
+    if body.split('/').all(|c| !c.is_empty() && c != ".") {
+        Cow::Borrowed(body)
+    } else {
+        Cow::Owned(normalized(name))
+    }
 }
 
 /// [`normalized`], then Unicode NFC.
@@ -257,6 +278,12 @@ mod tests {
     fn keys_normalise_fold_and_compose() {
         assert_eq!(normalized("lib//./x"), "lib/x");
         assert_eq!(normalized("a/b/"), "a/b");
+        for name in [
+            "", "/", "a", "a/b/", "a//b", "./a", "a/.", "/a/b", "a/b//", "..", "a/../b", ".a/b.",
+        ] {
+            assert_eq!(normalized_cow(name), normalized(name), "{name}");
+        }
+        assert!(matches!(normalized_cow("pkg/mod/f.py"), Cow::Borrowed(_)));
         assert_eq!(nfc_key("e\u{301}"), "\u{e9}");
         assert_eq!(fold_key("README.md"), fold_key("readme.MD"));
     }

@@ -13,6 +13,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use flate2::{Decompress, FlushDecompress, Status};
 
 use super::error::StreamError;
+use super::inflate_check::{Checker, Verdict};
 use super::structure::Entry;
 use crate::report::escape_bytes_for_display;
 
@@ -93,6 +94,8 @@ pub fn probe_deflate<R: Read + Seek>(reader: &mut R, entry: &Entry) -> Result<()
 
 /// Reusable state for [`probe_deflate`] over many entries (one decoder, fixed buffers).
 pub struct Prober {
+    /// The fast pre-check; the real decoder runs only when it has a doubt.
+    checker: Box<Checker>,
     z: Decompress,
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
@@ -108,6 +111,7 @@ impl Prober {
     /// A decoder and two fixed buffers.
     pub fn new() -> Self {
         Self {
+            checker: Box::new(Checker::new()),
             z: Decompress::new(false),
             inbuf: vec![0; usize::try_from(PROBE_INPUT).unwrap_or(4096)],
             outbuf: vec![0; 16 * 1024],
@@ -135,6 +139,12 @@ impl Prober {
                 break;
             }
             filled += n;
+        }
+        // Most streams are clean: the pre-check walks the same bits without a window or table
+        // allocation and answers `Clean` only where the real decoder cannot fail (see
+        // `inflate_check`). On any doubt the real decoder below gives the verdict.
+        if self.checker.check(&self.inbuf[..filled]) == Verdict::Clean {
+            return Ok(());
         }
         self.z.reset(false);
         let mut start = 0usize;
