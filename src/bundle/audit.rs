@@ -15,7 +15,7 @@ use super::codes::ZipCode;
 use super::error::{BundleError, StreamError};
 use super::names;
 use super::stream::{Prober, copy_data};
-use super::structure::{Entry, Layout, read_structure};
+use super::structure::{Entry, Layout, Structure, read_structure};
 use crate::fsutil::{self, IoContext};
 use crate::report::{Finding, escape_bytes_for_display};
 
@@ -99,13 +99,43 @@ pub fn audit_file(path: &Path, opts: &AuditOptions) -> Result<AuditReport, Bundl
             fsutil::FsError::new("audit", path, io::Error::other("not a regular file")).into(),
         );
     }
-    audit_reader(&mut file, meta.len(), opts, &path.display().to_string()).map_err(
-        |(what, source)| BundleError::Read {
-            path: path.to_path_buf(),
-            what,
-            source,
-        },
+    // The zip crate's second opinion needs only the bytes, so it reads them on the other core
+    // while this reader audits, through its own descriptor of the same open file (not the path,
+    // which could be swapped in between). Its verdict counts exactly as before: only when this
+    // reader found nothing.
+    let second = SecondOpinion::Parallel(reopen(&file, path)?);
+    audit_reader_with(
+        &mut file,
+        meta.len(),
+        opts,
+        &path.display().to_string(),
+        second,
     )
+    .map_err(|(what, source)| BundleError::Read {
+        path: path.to_path_buf(),
+        what,
+        source,
+    })
+}
+
+/// Where the `zip` crate's second opinion runs.
+enum SecondOpinion {
+    /// After this reader, on the same reader.
+    Here,
+    /// On the other core, from this descriptor, once the structure read found the archive
+    /// structurally sound (so hostile structures never reach the crate, as before).
+    Parallel(std::fs::File),
+}
+
+/// A second, independent descriptor (own file offset) of the file `file` has open.
+fn reopen(file: &std::fs::File, path: &Path) -> Result<std::fs::File, BundleError> {
+    use std::os::fd::AsRawFd;
+    let fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match std::fs::File::open(&fd) {
+        Ok(f) => Ok(f),
+        // Without /proc, the path: the second opinion can only add findings, never remove one.
+        Err(_) => Ok(fsutil::open(path)?),
+    }
 }
 
 /// Audit an archive held in memory (the fuzz target's entry point). Never fails: an I/O error
@@ -148,9 +178,49 @@ pub fn audit_reader<R: Read + Seek>(
     opts: &AuditOptions,
     archive: &str,
 ) -> Result<AuditReport, (String, io::Error)> {
+    audit_reader_with(reader, size, opts, archive, SecondOpinion::Here)
+}
+
+/// [`audit_reader`], with the zip crate's second opinion run here or left to the caller.
+fn audit_reader_with<R: Read + Seek>(
+    reader: &mut R,
+    size: u64,
+    opts: &AuditOptions,
+    archive: &str,
+    second: SecondOpinion,
+) -> Result<AuditReport, (String, io::Error)> {
     let reader = &mut super::seekbuf::SeekBuf::new(reader, size);
     let st = read_structure(&mut *reader, size, opts.max_entries, opts.max_name_len)
         .map_err(|e| ("the zip structure".to_owned(), e))?;
+    let sound = st.issues.iter().all(|i| i.warning);
+    std::thread::scope(|s| {
+        let pending = match second {
+            SecondOpinion::Parallel(file) if sound => Some(s.spawn(move || {
+                let mut file = file;
+                zip_crate_verdict(super::seekbuf::SeekBuf::new(&mut file, size))
+            })),
+            _ => None,
+        };
+        let mut report = audit_structure(st, reader, opts, archive)?;
+        let verdict = pending.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("the zip crate panicked on this archive".to_owned()))
+        });
+        if report.findings.is_empty() {
+            let verdict = verdict.unwrap_or_else(|| zip_crate_verdict(&mut *reader));
+            apply_second_opinion(&mut report, verdict);
+        }
+        Ok(report)
+    })
+}
+
+/// Every rule on a structure read from `reader`.
+fn audit_structure<R: Read + Seek>(
+    st: Structure,
+    reader: &mut R,
+    opts: &AuditOptions,
+    archive: &str,
+) -> Result<AuditReport, (String, io::Error)> {
     let mut report = empty_report(archive, opts);
     report.entries = st.entries;
     report.layout = st.layout;
@@ -171,9 +241,6 @@ pub fn audit_reader<R: Read + Seek>(
         deep(&mut report, reader)?;
     } else {
         probe(&mut report, reader)?;
-    }
-    if report.findings.is_empty() {
-        second_opinion(&mut report, reader);
     }
     Ok(report)
 }
@@ -681,29 +748,25 @@ fn probe<R: Read + Seek>(
     Ok(())
 }
 
-/// The `zip` crate re-reads an archive this reader found clean; if it disagrees, fail closed.
-fn second_opinion<R: Read + Seek>(report: &mut AuditReport, reader: &mut R) {
-    let verdict = zip::ZipArchive::new(&mut *reader).and_then(|mut a| {
-        if a.len() == report.entries.len() {
-            a.validate_header_consistency()
-        } else {
-            Err(zip::result::ZipError::InvalidArchive(
-                format!(
-                    "it counts {} entries, this reader {}",
-                    a.len(),
-                    report.entries.len()
-                )
-                .into(),
-            ))
-        }
-    });
-    if let Err(e) = verdict {
-        report.push(
-            ZipCode::SecondOpinion,
-            None,
-            format!("the zip crate refuses this archive: {e}"),
-        );
-    }
+/// The `zip` crate's own reading of the archive: its entry count, or why it refuses it.
+fn zip_crate_verdict<R: Read + Seek>(reader: R) -> Result<usize, String> {
+    zip::ZipArchive::new(reader)
+        .and_then(|mut a| a.validate_header_consistency().map(|()| a.len()))
+        .map_err(|e| format!("the zip crate refuses this archive: {e}"))
+}
+
+/// The `zip` crate re-reads an archive this reader found clean; if it disagrees (refuses it, or
+/// counts other entries), fail closed.
+fn apply_second_opinion(report: &mut AuditReport, verdict: Result<usize, String>) {
+    let message = match verdict {
+        Ok(n) if n == report.entries.len() => return,
+        Ok(n) => format!(
+            "the zip crate refuses this archive: it counts {n} entries, this reader {}",
+            report.entries.len()
+        ),
+        Err(message) => message,
+    };
+    report.push(ZipCode::SecondOpinion, None, message);
 }
 
 #[cfg(test)]
