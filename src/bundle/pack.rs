@@ -235,7 +235,7 @@ fn output_inside(root: &Path, output: &Path) -> Option<String> {
 fn scan(root: &Path, output_rel: Option<&str>) -> Result<Scan, PackError> {
     let excludes =
         Excludes::new(&[], true).map_err(|e| PackError::Audit(format!("bug in vaultgate: {e}")))?;
-    let tree = walk::walk(root, &excludes, SymlinkPolicy::Refuse, None);
+    let tree = walk::walk(root, &excludes, SymlinkPolicy::Refuse, None, true);
     let mut out = Scan {
         files: Vec::new(),
         left_out: Vec::new(),

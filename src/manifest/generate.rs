@@ -78,7 +78,7 @@ fn compute_with_size(
     }
     let excludes = Excludes::new(&opts.excludes, opts.default_excludes)?;
     let omit = walk::rel_inside(&opts.root, &opts.output);
-    let tree = walk::walk(&opts.root, &excludes, opts.symlinks, omit.as_deref());
+    let tree = walk::walk(&opts.root, &excludes, opts.symlinks, omit.as_deref(), false);
     if !tree.problems.is_empty() {
         let problems = tree
             .problems
@@ -106,18 +106,20 @@ fn compute_with_size(
         return Err(ManifestError::EmptyTree(opts.root.clone()));
     }
     progress.start(tree.files.len() as u64);
-    let hashes = hashing::hash_all(&tree.files, opts.threads, progress);
+    let refs: Vec<_> = tree.files.iter().collect();
+    let follow = opts.symlinks == SymlinkPolicy::Follow;
+    let hashes = hashing::hash_all(&refs, opts.threads, follow, progress);
     progress.finish();
     let mut entries = Vec::with_capacity(tree.files.len());
     let mut unreadable = Vec::new();
     let mut bytes = 0u64;
     for (f, h) in tree.files.iter().zip(hashes) {
         match h {
-            Ok(digest) => {
-                bytes += f.len;
+            Ok(done) => {
+                bytes += done.len;
                 entries.push(ManifestEntry {
                     path: f.rel.clone(),
-                    digest,
+                    digest: done.digest,
                 });
             }
             Err(e) => unreadable.push(format!(

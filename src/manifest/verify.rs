@@ -5,7 +5,7 @@
 //! component without following symlinks (unless the policy says `follow`), so a link in a
 //! parent folder cannot redirect the check outside the tree.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -183,6 +183,10 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
         line: e.line,
         reason: e.reason,
     })?;
+    // The raw bytes are only needed for their digest: drop them before the walk (a 100,000-line
+    // manifest is ~9 MB).
+    let manifest_digest = sha256_bytes(&bytes);
+    drop(bytes);
     if lines.is_empty() && !opts.allow_empty {
         return Err(ManifestError::EmptyManifest(opts.manifest.clone()));
     }
@@ -191,9 +195,9 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     }
     let excludes = Excludes::new(&opts.excludes, opts.default_excludes)?;
     let omit = walk::rel_inside(&opts.root, &opts.manifest);
-    let tree = walk::walk(&opts.root, &excludes, opts.symlinks, omit.as_deref());
-    let (files, tree_findings, tree_unreadable) = check_listed(opts, &lines, &tree, progress);
-    let listed: HashSet<&str> = lines.iter().map(|l| l.entry.path.as_str()).collect();
+    let tree = walk::walk(&opts.root, &excludes, opts.symlinks, omit.as_deref(), false);
+    let (files, tree_findings, tree_unreadable) = check_listed(opts, lines, &tree, progress);
+    let listed: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let unlisted: Vec<String> = tree
         .files
         .iter()
@@ -203,7 +207,7 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     Ok(VerifyReport {
         root: opts.root.clone(),
         manifest: opts.manifest.clone(),
-        manifest_digest: sha256_bytes(&bytes),
+        manifest_digest,
         files,
         unlisted,
         allow_unlisted: opts.allow_unlisted,
@@ -212,50 +216,57 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     })
 }
 
+/// Where a listed file's bytes come from.
+enum Source {
+    /// `tree.files[i]`.
+    Walk(usize),
+    /// A listed file the excludes hid from the walk, resolved by path.
+    Extra(usize),
+}
+
 /// Hash every listed file and turn the walk's refused entries into findings.
 fn check_listed(
     opts: &VerifyOptions,
-    lines: &[ParsedLine],
+    lines: Vec<ParsedLine>,
     tree: &walk::Walk,
     progress: &Progress,
 ) -> (Vec<FileResult>, Vec<Finding>, bool) {
-    let walked: HashSet<&str> = tree.files.iter().map(|f| f.rel.as_str()).collect();
-    // Decide what to hash: listed files the walk found, plus listed files it excluded.
+    // Listed files are hashed from the walk's own entries (with the size it saw), or, when an
+    // exclude hid them from the walk, from a path resolved without following links.
+    let walked: HashMap<&str, usize> = tree
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.rel.as_str(), i))
+        .collect();
     let mut files: Vec<FileResult> = Vec::with_capacity(lines.len());
-    let mut to_hash: Vec<WalkedFile> = Vec::new();
-    let mut hash_slot: Vec<usize> = Vec::new();
+    let mut extra: Vec<WalkedFile> = Vec::new();
+    let mut sources: Vec<(usize, Source)> = Vec::new();
     for l in lines {
-        let (status, detail, abs) = if walked.contains(l.entry.path.as_str()) {
-            (
-                FileStatus::Ok,
-                None,
-                Some(
-                    l.entry
-                        .path
-                        .split('/')
-                        .fold(opts.root.clone(), |p, c| p.join(c)),
-                ),
-            )
+        let (status, detail) = if let Some(&i) = walked.get(l.entry.path.as_str()) {
+            sources.push((files.len(), Source::Walk(i)));
+            (FileStatus::Ok, None)
         } else {
             match resolve(&opts.root, &l.entry.path, opts.symlinks) {
-                Resolved::File(p) => (FileStatus::Ok, None, Some(p)),
-                Resolved::Missing => (FileStatus::Missing, None, None),
-                Resolved::NotAFile => (FileStatus::NotAFile, None, None),
-                Resolved::Symlink => (FileStatus::Symlink, None, None),
-                Resolved::Unreadable(e) => (FileStatus::Unreadable, Some(e), None),
+                Resolved::File(abs) => {
+                    sources.push((files.len(), Source::Extra(extra.len())));
+                    // Size unknown (0): hashed by reading to end of file, never by shortcut.
+                    extra.push(WalkedFile {
+                        rel: String::new(),
+                        abs,
+                        len: 0,
+                        mode: 0,
+                    });
+                    (FileStatus::Ok, None)
+                }
+                Resolved::Missing => (FileStatus::Missing, None),
+                Resolved::NotAFile => (FileStatus::NotAFile, None),
+                Resolved::Symlink => (FileStatus::Symlink, None),
+                Resolved::Unreadable(e) => (FileStatus::Unreadable, Some(e)),
             }
         };
-        if let Some(abs) = abs {
-            hash_slot.push(files.len());
-            to_hash.push(WalkedFile {
-                rel: l.entry.path.clone(),
-                len: 0,
-                mode: 0,
-                abs,
-            });
-        }
         files.push(FileResult {
-            path: l.entry.path.clone(),
+            path: l.entry.path,
             line: l.line,
             status,
             expected: l.entry.digest,
@@ -263,13 +274,23 @@ fn check_listed(
             detail,
         });
     }
+    let to_hash: Vec<&WalkedFile> = sources
+        .iter()
+        .map(|(_, s)| match *s {
+            Source::Walk(i) => &tree.files[i],
+            Source::Extra(i) => &extra[i],
+        })
+        .collect();
     progress.start(to_hash.len() as u64);
-    let hashes = hashing::hash_all(&to_hash, opts.threads, progress);
+    let follow = opts.symlinks == SymlinkPolicy::Follow;
+    let hashes = hashing::hash_all(&to_hash, opts.threads, follow, progress);
     progress.finish();
+    let hash_slot = sources.into_iter().map(|(slot, _)| slot);
     for (slot, h) in hash_slot.into_iter().zip(hashes) {
         let f = &mut files[slot];
         match h {
-            Ok(d) => {
+            Ok(done) => {
+                let d = done.digest;
                 f.actual = Some(d);
                 f.status = if d == f.expected {
                     FileStatus::Ok
@@ -283,11 +304,18 @@ fn check_listed(
             }
         }
     }
-    // Refused tree entries that are not listed (listed ones are reported with their result).
-    let listed_shown: HashSet<String> = lines
-        .iter()
-        .map(|l| escape_for_display(&l.entry.path))
-        .collect();
+    let (findings, unreadable) = refused_findings(&files, tree);
+    (files, findings, unreadable)
+}
+
+/// Refused tree entries that are not listed (listed ones are reported with their result), and
+/// whether one of them could not be read.
+fn refused_findings(files: &[FileResult], tree: &walk::Walk) -> (Vec<Finding>, bool) {
+    let listed_shown: HashSet<String> = if tree.problems.is_empty() {
+        HashSet::new()
+    } else {
+        files.iter().map(|f| escape_for_display(&f.path)).collect()
+    };
     let mut findings = Vec::new();
     let mut unreadable = false;
     for p in tree
@@ -312,7 +340,7 @@ fn check_listed(
         };
         findings.push(Finding::error(code, p.rel.clone(), msg));
     }
-    (files, findings, unreadable)
+    (findings, unreadable)
 }
 
 impl VerifyReport {

@@ -154,7 +154,15 @@ pub struct Walk {
 }
 
 /// Walk `root`, leaving out `omit` (the manifest itself, relative to root) and the excludes.
-pub fn walk(root: &Path, excludes: &Excludes, symlinks: SymlinkPolicy, omit: Option<&str>) -> Walk {
+/// With `stat`, each file's size and mode are read during the walk (one `statx` per file, on
+/// this thread); without, they are left 0 for the hashing threads to read from the open file.
+pub fn walk(
+    root: &Path,
+    excludes: &Excludes,
+    symlinks: SymlinkPolicy,
+    omit: Option<&str>,
+    stat: bool,
+) -> Walk {
     let mut out = Walk::default();
     let walker = WalkDir::new(root)
         .follow_links(symlinks == SymlinkPolicy::Follow)
@@ -219,9 +227,13 @@ pub fn walk(root: &Path, excludes: &Excludes, symlinks: SymlinkPolicy, omit: Opt
         if omit == Some(rel.as_str()) {
             continue;
         }
-        let (len, mode) = entry
-            .metadata()
-            .map_or((0, 0), |m| (m.len(), m.permissions().mode() & 0o7777));
+        let (len, mode) = if stat {
+            entry
+                .metadata()
+                .map_or((0, 0), |m| (m.len(), m.permissions().mode() & 0o7777))
+        } else {
+            (0, 0)
+        };
         out.files.push(WalkedFile {
             rel,
             abs: entry.into_path(),
