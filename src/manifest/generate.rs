@@ -78,7 +78,14 @@ fn compute_with_size(
     }
     let excludes = Excludes::new(&opts.excludes, opts.default_excludes)?;
     let omit = walk::rel_inside(&opts.root, &opts.output);
-    let tree = walk::walk(&opts.root, &excludes, opts.symlinks, omit.as_deref(), false);
+    let (tree, hashes) = hashing::walk_and_hash(
+        &opts.root,
+        &excludes,
+        opts.symlinks,
+        omit.as_deref(),
+        opts.threads,
+        progress,
+    );
     if !tree.problems.is_empty() {
         let problems = tree
             .problems
@@ -105,10 +112,6 @@ fn compute_with_size(
     if tree.files.is_empty() && !opts.allow_empty {
         return Err(ManifestError::EmptyTree(opts.root.clone()));
     }
-    progress.start(tree.files.len() as u64);
-    let refs: Vec<_> = tree.files.iter().collect();
-    let follow = opts.symlinks == SymlinkPolicy::Follow;
-    let hashes = hashing::hash_all(&refs, opts.threads, follow, progress);
     progress.finish();
     let mut entries = Vec::with_capacity(tree.files.len());
     let mut unreadable = Vec::new();

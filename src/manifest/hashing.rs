@@ -8,18 +8,22 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 
 use sha2::{Digest, Sha256};
 
-use super::walk::WalkedFile;
+use super::walk::{self, Excludes, SymlinkPolicy, Walk, WalkedFile};
 use crate::hash::{CHUNK, Sha256Digest, sha256_reader_with};
 use crate::output::Progress;
 
 /// Files at least this large are read by a helper thread while the caller hashes.
 const PIPELINE_THRESHOLD: u64 = 16 * 1024 * 1024;
+/// Walked files travel to the hashing threads in batches of this many: one message (and one
+/// lock hand-off) per file cost more than overlapping the walk saved.
+const BATCH: usize = 256;
 /// Chunk size of the read-ahead pipeline.
 const PIPELINE_CHUNK: usize = 2 * 1024 * 1024;
 
@@ -88,20 +92,98 @@ pub fn hash_all(
         .collect()
 }
 
+/// Walk `root` and hash its files at once: the walk hands each file to the hashing threads as
+/// it finds it, so the walk's directory reads overlap with hashing instead of running alone
+/// first. Returns the walk with its files sorted by path bytes, and each file's result in the
+/// same order (so the output is the same whatever the thread count or scheduling).
+pub fn walk_and_hash(
+    root: &Path,
+    excludes: &Excludes,
+    symlinks: SymlinkPolicy,
+    omit: Option<&str>,
+    threads: usize,
+    progress: &Progress,
+) -> (Walk, Vec<Result<Hashed, String>>) {
+    let follow = symlinks == SymlinkPolicy::Follow;
+    let n = thread_count(threads).max(1);
+    let (tx, rx) = mpsc::sync_channel::<Vec<(usize, PathBuf)>>(64);
+    let rx = Mutex::new(rx);
+    let (mut tree, results) = thread::scope(|s| {
+        let workers: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut buf = vec![0u8; CHUNK];
+                    let mut mine = Vec::new();
+                    loop {
+                        // The lock is held only while waiting for the next file.
+                        let next = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok(batch) = next else { break };
+                        for (i, abs) in batch {
+                            mine.push((i, hash_path(&abs, follow, &mut buf)));
+                            progress.inc(1);
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        // A send fails only if every worker is gone (panicked): their slots stay empty and are
+        // reported below.
+        let mut batch = Vec::with_capacity(BATCH);
+        let tree = walk::walk_each(root, excludes, symlinks, omit, false, &mut |i, f| {
+            batch.push((i, f.abs.clone()));
+            if batch.len() == BATCH {
+                let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
+        });
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        progress.start(tree.files.len() as u64);
+        let mut results: Vec<Option<Result<Hashed, String>>> = vec![None; tree.files.len()];
+        for w in workers {
+            if let Ok(mine) = w.join() {
+                for (i, r) in mine {
+                    results[i] = Some(r);
+                }
+            }
+        }
+        (tree, results)
+    });
+    let mut paired: Vec<(WalkedFile, Result<Hashed, String>)> = tree
+        .files
+        .drain(..)
+        .zip(results.into_iter().map(|r| {
+            r.unwrap_or_else(|| {
+                Err("internal error: hashing thread panicked (a bug in vaultgate)".into())
+            })
+        }))
+        .collect();
+    paired.sort_by(|a, b| a.0.rel.as_bytes().cmp(b.0.rel.as_bytes()));
+    let (files, results) = paired.into_iter().unzip();
+    tree.files = files;
+    (tree, results)
+}
+
 /// Open and hash one file. The size comes from `fstat` of the open file, on this (hashing)
 /// thread, so the walk never stats. `O_NONBLOCK` keeps a file swapped for a FIFO since the
 /// walk from blocking the open forever (it is then refused as not a regular file), and
 /// `O_NOFOLLOW` keeps one swapped for a symlink from being followed.
 fn hash_one(f: &WalkedFile, follow_links: bool, buf: &mut [u8]) -> Result<Hashed, String> {
+    hash_path(&f.abs, follow_links, buf)
+}
+
+/// [`hash_one`] by path.
+fn hash_path(abs: &Path, follow_links: bool, buf: &mut [u8]) -> Result<Hashed, String> {
     let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
     if !follow_links {
         flags |= libc::O_NOFOLLOW;
     }
-    let mut file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(&f.abs)
-    {
+    let mut file = match OpenOptions::new().read(true).custom_flags(flags).open(abs) {
         Ok(file) => file,
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) && !follow_links => {
             return Err("it became a symlink after the walk; refusing to follow it".into());

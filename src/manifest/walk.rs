@@ -163,6 +163,22 @@ pub fn walk(
     omit: Option<&str>,
     stat: bool,
 ) -> Walk {
+    let mut out = walk_each(root, excludes, symlinks, omit, stat, &mut |_, _| {});
+    out.files
+        .sort_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
+    out
+}
+
+/// Like [`walk`], but hands each file to `on_file` (with its index in `files`) as soon as it is
+/// found, so hashing can start while the walk goes on; `files` is left in walk order.
+pub fn walk_each(
+    root: &Path,
+    excludes: &Excludes,
+    symlinks: SymlinkPolicy,
+    omit: Option<&str>,
+    stat: bool,
+    on_file: &mut dyn FnMut(usize, &WalkedFile),
+) -> Walk {
     let mut out = Walk::default();
     let walker = WalkDir::new(root)
         .follow_links(symlinks == SymlinkPolicy::Follow)
@@ -234,15 +250,15 @@ pub fn walk(
         } else {
             (0, 0)
         };
-        out.files.push(WalkedFile {
+        let file = WalkedFile {
             rel,
             abs: entry.into_path(),
             len,
             mode,
-        });
+        };
+        on_file(out.files.len(), &file);
+        out.files.push(file);
     }
-    out.files
-        .sort_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
     out
 }
 
