@@ -154,19 +154,39 @@ pub fn walk_and_hash(
         }
         (tree, results)
     });
-    let mut paired: Vec<(WalkedFile, Result<Hashed, String>)> = tree
-        .files
-        .drain(..)
-        .zip(results.into_iter().map(|r| {
+    let mut results: Vec<Result<Hashed, String>> = results
+        .into_iter()
+        .map(|r| {
             r.unwrap_or_else(|| {
                 Err("internal error: hashing thread panicked (a bug in vaultgate)".into())
             })
-        }))
+        })
         .collect();
-    paired.sort_by(|a, b| a.0.rel.as_bytes().cmp(b.0.rel.as_bytes()));
-    let (files, results) = paired.into_iter().unzip();
-    tree.files = files;
+    sort_together(&mut tree.files, &mut results);
     (tree, results)
+}
+
+/// Sort the walked files by path bytes and move each result along with its file, in place (a
+/// sorted copy of both would double the peak memory on a large tree).
+fn sort_together(files: &mut [WalkedFile], results: &mut [Result<Hashed, String>]) {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by(|&a, &b| files[a].rel.as_bytes().cmp(files[b].rel.as_bytes()));
+    // Position i must receive the element now at order[i]: follow each cycle of the
+    // permutation with swaps.
+    let mut placed = vec![false; files.len()];
+    for start in 0..files.len() {
+        let mut cur = start;
+        while !placed[cur] {
+            placed[cur] = true;
+            let next = order[cur];
+            if next == start {
+                break;
+            }
+            files.swap(cur, next);
+            results.swap(cur, next);
+            cur = next;
+        }
+    }
 }
 
 /// Open and hash one file. The size comes from `fstat` of the open file, on this (hashing)
@@ -349,5 +369,22 @@ mod tests {
             hash_one(&f, false, &mut buf).unwrap().digest,
             sha256_bytes(b"")
         );
+    }
+
+    proptest::proptest! {
+        /// After sorting, files are in path-byte order and every result still belongs to its file.
+        #[test]
+        fn sort_together_keeps_each_result_with_its_file(names in proptest::collection::hash_set("[a-c./]{1,6}", 0..60)) {
+            let mut files: Vec<WalkedFile> = names
+                .iter()
+                .map(|n| WalkedFile { rel: n.clone(), abs: n.into(), len: 0, mode: 0 })
+                .collect();
+            let mut results: Vec<Result<Hashed, String>> = names.iter().map(|n| Err(n.clone())).collect();
+            sort_together(&mut files, &mut results);
+            for (f, r) in files.iter().zip(&results) {
+                proptest::prop_assert_eq!(r.as_ref().unwrap_err(), &f.rel);
+            }
+            proptest::prop_assert!(files.windows(2).all(|w| w[0].rel.as_bytes() < w[1].rel.as_bytes()));
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use super::hashing::Hashed;
 use super::walk::{self, Excludes, ProblemKind, SymlinkPolicy, WalkedFile};
 use super::{Code, ManifestError, ParsedLine, hashing, parse};
 use crate::exit::ExitStatus;
@@ -106,6 +107,26 @@ pub struct FileResult {
     pub detail: Option<String>,
 }
 
+impl FileResult {
+    /// Record the outcome of hashing this file.
+    fn settle(&mut self, hashed: Result<Hashed, String>) {
+        match hashed {
+            Ok(done) => {
+                self.actual = Some(done.digest);
+                self.status = if done.digest == self.expected {
+                    FileStatus::Ok
+                } else {
+                    FileStatus::Mismatch
+                };
+            }
+            Err(e) => {
+                self.status = FileStatus::Unreadable;
+                self.detail = Some(e);
+            }
+        }
+    }
+}
+
 /// The verification report.
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
@@ -195,8 +216,18 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     }
     let excludes = Excludes::new(&opts.excludes, opts.default_excludes)?;
     let omit = walk::rel_inside(&opts.root, &opts.manifest);
-    let tree = walk::walk(&opts.root, &excludes, opts.symlinks, omit.as_deref(), false);
-    let (files, tree_findings, tree_unreadable) = check_listed(opts, lines, &tree, progress);
+    // Every walked file is hashed while the walk goes on (nearly all are listed; hashing the odd
+    // unlisted one is cheaper than walking first and hashing after).
+    let (tree, walked_hashes) = hashing::walk_and_hash(
+        &opts.root,
+        &excludes,
+        opts.symlinks,
+        omit.as_deref(),
+        opts.threads,
+        progress,
+    );
+    let (files, tree_findings, tree_unreadable) =
+        check_listed(opts, lines, &tree, walked_hashes, progress);
     let listed: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let unlisted: Vec<String> = tree
         .files
@@ -216,23 +247,16 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     })
 }
 
-/// Where a listed file's bytes come from.
-enum Source {
-    /// `tree.files[i]`.
-    Walk(usize),
-    /// A listed file the excludes hid from the walk, resolved by path.
-    Extra(usize),
-}
-
 /// Hash every listed file and turn the walk's refused entries into findings.
 fn check_listed(
     opts: &VerifyOptions,
     lines: Vec<ParsedLine>,
     tree: &walk::Walk,
+    mut walked_hashes: Vec<Result<Hashed, String>>,
     progress: &Progress,
 ) -> (Vec<FileResult>, Vec<Finding>, bool) {
-    // Listed files are hashed from the walk's own entries (with the size it saw), or, when an
-    // exclude hid them from the walk, from a path resolved without following links.
+    // Listed files take the hash computed during the walk, or, when an exclude hid them from
+    // the walk, are hashed from a path resolved without following links.
     let walked: HashMap<&str, usize> = tree
         .files
         .iter()
@@ -241,15 +265,17 @@ fn check_listed(
         .collect();
     let mut files: Vec<FileResult> = Vec::with_capacity(lines.len());
     let mut extra: Vec<WalkedFile> = Vec::new();
-    let mut sources: Vec<(usize, Source)> = Vec::new();
+    let mut extra_slots: Vec<usize> = Vec::new();
     for l in lines {
+        let mut hashed = None;
         let (status, detail) = if let Some(&i) = walked.get(l.entry.path.as_str()) {
-            sources.push((files.len(), Source::Walk(i)));
+            // Each walked file is listed at most once (duplicates are refused by the parser).
+            hashed = Some(std::mem::replace(&mut walked_hashes[i], Err(String::new())));
             (FileStatus::Ok, None)
         } else {
             match resolve(&opts.root, &l.entry.path, opts.symlinks) {
                 Resolved::File(abs) => {
-                    sources.push((files.len(), Source::Extra(extra.len())));
+                    extra_slots.push(files.len());
                     // Size unknown (0): hashed by reading to end of file, never by shortcut.
                     extra.push(WalkedFile {
                         rel: String::new(),
@@ -265,44 +291,26 @@ fn check_listed(
                 Resolved::Unreadable(e) => (FileStatus::Unreadable, Some(e)),
             }
         };
-        files.push(FileResult {
+        let mut result = FileResult {
             path: l.entry.path,
             line: l.line,
             status,
             expected: l.entry.digest,
             actual: None,
             detail,
-        });
+        };
+        if let Some(h) = hashed {
+            result.settle(h);
+        }
+        files.push(result);
     }
-    let to_hash: Vec<&WalkedFile> = sources
-        .iter()
-        .map(|(_, s)| match *s {
-            Source::Walk(i) => &tree.files[i],
-            Source::Extra(i) => &extra[i],
-        })
-        .collect();
-    progress.start(to_hash.len() as u64);
+    drop(walked_hashes);
+    let to_hash: Vec<&WalkedFile> = extra.iter().collect();
     let follow = opts.symlinks == SymlinkPolicy::Follow;
     let hashes = hashing::hash_all(&to_hash, opts.threads, follow, progress);
     progress.finish();
-    let hash_slot = sources.into_iter().map(|(slot, _)| slot);
-    for (slot, h) in hash_slot.into_iter().zip(hashes) {
-        let f = &mut files[slot];
-        match h {
-            Ok(done) => {
-                let d = done.digest;
-                f.actual = Some(d);
-                f.status = if d == f.expected {
-                    FileStatus::Ok
-                } else {
-                    FileStatus::Mismatch
-                };
-            }
-            Err(e) => {
-                f.status = FileStatus::Unreadable;
-                f.detail = Some(e);
-            }
-        }
+    for (slot, h) in extra_slots.into_iter().zip(hashes) {
+        files[slot].settle(h);
     }
     let (findings, unreadable) = refused_findings(&files, tree);
     (files, findings, unreadable)
