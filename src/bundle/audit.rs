@@ -14,7 +14,7 @@ use std::path::Path;
 use super::codes::ZipCode;
 use super::error::{BundleError, StreamError};
 use super::names;
-use super::stream::{Prober, copy_data};
+use super::stream::{Copier, Prober};
 use super::structure::{Entry, Layout, Structure, read_structure};
 use crate::fsutil::{self, IoContext};
 use crate::report::{Finding, escape_bytes_for_display};
@@ -696,12 +696,13 @@ fn deep<R: Read + Seek>(
 ) -> Result<(), (String, io::Error)> {
     let mut remaining = report.options.max_total_size;
     let mut found = Vec::new();
+    let mut copier = Copier::new();
     for e in &report.entries {
         let encrypted = e.flags & ENCRYPTION_FLAGS != 0;
         if !e.local_ok || encrypted || !matches!(e.method, 0 | 8) {
             continue;
         }
-        match copy_data(reader, e, &mut io::sink(), remaining) {
+        match copier.copy(reader, e, &mut io::sink(), remaining) {
             Ok(n) => remaining -= n,
             Err(StreamError::Io { entry, source }) => return Err((format!("`{entry}`"), source)),
             Err(err) => {
