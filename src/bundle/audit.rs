@@ -104,12 +104,19 @@ pub fn audit_file(path: &Path, opts: &AuditOptions) -> Result<AuditReport, Bundl
     // which could be swapped in between). Its verdict counts exactly as before: only when this
     // reader found nothing.
     let second = SecondOpinion::Parallel(reopen(&file, path)?);
+    // `--deep` decodes on both cores, the second half through its own descriptor.
+    let deep_helper = if opts.deep {
+        Some(reopen(&file, path)?)
+    } else {
+        None
+    };
     audit_reader_with(
         &mut file,
         meta.len(),
         opts,
         &path.display().to_string(),
         second,
+        deep_helper,
     )
     .map_err(|(what, source)| BundleError::Read {
         path: path.to_path_buf(),
@@ -178,7 +185,7 @@ pub fn audit_reader<R: Read + Seek>(
     opts: &AuditOptions,
     archive: &str,
 ) -> Result<AuditReport, (String, io::Error)> {
-    audit_reader_with(reader, size, opts, archive, SecondOpinion::Here)
+    audit_reader_with(reader, size, opts, archive, SecondOpinion::Here, None)
 }
 
 /// [`audit_reader`], with the zip crate's second opinion run here or left to the caller.
@@ -188,6 +195,7 @@ fn audit_reader_with<R: Read + Seek>(
     opts: &AuditOptions,
     archive: &str,
     second: SecondOpinion,
+    deep_helper: Option<std::fs::File>,
 ) -> Result<AuditReport, (String, io::Error)> {
     let reader = &mut super::seekbuf::SeekBuf::new(reader, size);
     let st = read_structure(&mut *reader, size, opts.max_entries, opts.max_name_len)
@@ -201,7 +209,7 @@ fn audit_reader_with<R: Read + Seek>(
             })),
             _ => None,
         };
-        let mut report = audit_structure(st, reader, opts, archive)?;
+        let mut report = audit_structure(st, reader, size, opts, archive, deep_helper)?;
         let verdict = pending.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err("the zip crate panicked on this archive".to_owned()))
@@ -218,8 +226,10 @@ fn audit_reader_with<R: Read + Seek>(
 fn audit_structure<R: Read + Seek>(
     st: Structure,
     reader: &mut R,
+    size: u64,
     opts: &AuditOptions,
     archive: &str,
+    deep_helper: Option<std::fs::File>,
 ) -> Result<AuditReport, (String, io::Error)> {
     let mut report = empty_report(archive, opts);
     report.entries = st.entries;
@@ -238,7 +248,7 @@ fn audit_structure<R: Read + Seek>(
     collisions(&mut report);
     totals(&mut report);
     if opts.deep {
-        deep(&mut report, reader)?;
+        deep(&mut report, reader, deep_helper, size)?;
     } else {
         probe(&mut report, reader)?;
     }
@@ -690,20 +700,112 @@ fn totals(report: &mut AuditReport) {
 }
 
 /// `--deep`: stream every entry whose bounds were verified into a sink.
+/// What decoding one entry gave.
+enum Decoded {
+    /// The data checked out: this many bytes.
+    Bytes(u64),
+    /// A data finding (size, CRC, corrupt stream, or one entry alone over the limit).
+    Finding(ZipCode, String),
+}
+
+/// `--deep`: decode every entry as a stream, checking actual sizes and CRCs, and the actual
+/// total against `max_total_size`. With `helper` (a second descriptor of the same file) the
+/// entries are split in two halves of equal compressed size, decoded on both cores.
+///
+/// Both paths settle the same way, so the report never depends on which one ran: each entry
+/// is decoded with the whole limit as its cap; then, in entry order, the first entry whose
+/// running total crosses the limit gets `zip-data-over-limit` and nothing after it is
+/// reported, as a single sequential pass would. A half stops once its own total passes the
+/// limit (the crossing is then behind it), so the work stays bounded by the limit.
 fn deep<R: Read + Seek>(
     report: &mut AuditReport,
     reader: &mut R,
+    helper: Option<std::fs::File>,
+    size: u64,
 ) -> Result<(), (String, io::Error)> {
-    let mut remaining = report.options.max_total_size;
-    let mut found = Vec::new();
-    let mut copier = Copier::new();
-    for e in &report.entries {
-        let encrypted = e.flags & ENCRYPTION_FLAGS != 0;
-        if !e.local_ok || encrypted || !matches!(e.method, 0 | 8) {
-            continue;
+    let max = report.options.max_total_size;
+    let todo: Vec<&Entry> = report
+        .entries
+        .iter()
+        .filter(|e| e.local_ok && e.flags & ENCRYPTION_FLAGS == 0 && matches!(e.method, 0 | 8))
+        .collect();
+    let decoded = match helper {
+        Some(mut file) if todo.len() > 1 => {
+            let half = todo.iter().map(|e| e.compressed_size).sum::<u64>() / 2;
+            let mut acc = 0u64;
+            let split = todo
+                .iter()
+                .position(|e| {
+                    acc += e.compressed_size;
+                    acc > half
+                })
+                .map_or(todo.len() / 2, |i| i.max(1));
+            let (first, second) = todo.split_at(split);
+            std::thread::scope(|s| {
+                let other = s.spawn(move || {
+                    decode_all(
+                        second,
+                        &mut super::seekbuf::SeekBuf::new(&mut file, size),
+                        max,
+                    )
+                });
+                let mut mine = decode_all(first, reader, max)?;
+                let theirs = other.join().map_err(|_| {
+                    (
+                        "the archive's data".to_owned(),
+                        io::Error::other("a decoding thread panicked (a bug in vaultgate)"),
+                    )
+                })??;
+                mine.extend(theirs);
+                Ok(mine)
+            })?
         }
-        match copier.copy(reader, e, &mut io::sink(), remaining) {
-            Ok(n) => remaining -= n,
+        _ => decode_all(&todo, reader, max)?,
+    };
+    let mut total = 0u64;
+    for (index, outcome) in decoded {
+        match outcome {
+            Decoded::Bytes(n) => {
+                total = total.saturating_add(n);
+                if total > max {
+                    report.push(
+                        ZipCode::DataOverLimit,
+                        Some(index),
+                        format!("the entries decompress to more than the {max}-byte limit (crossed at this entry)"),
+                    );
+                    break;
+                }
+            }
+            Decoded::Finding(code, msg) => {
+                report.push(code, Some(index), msg);
+                if code == ZipCode::DataOverLimit {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decode `entries` in order, each capped at `max`, until they are done or their own total
+/// passes `max`. Returns (entry index, outcome) in entry order.
+fn decode_all<R: Read + Seek>(
+    entries: &[&Entry],
+    reader: &mut R,
+    max: u64,
+) -> Result<Vec<(usize, Decoded)>, (String, io::Error)> {
+    let mut copier = Copier::new();
+    let mut out = Vec::with_capacity(entries.len());
+    let mut total = 0u64;
+    for e in entries {
+        match copier.copy(reader, e, &mut io::sink(), max) {
+            Ok(n) => {
+                out.push((e.index, Decoded::Bytes(n)));
+                total = total.saturating_add(n);
+                if total > max {
+                    break;
+                }
+            }
             Err(StreamError::Io { entry, source }) => return Err((format!("`{entry}`"), source)),
             Err(err) => {
                 let code = match &err {
@@ -712,17 +814,14 @@ fn deep<R: Read + Seek>(
                     StreamError::OverCap { .. } => ZipCode::DataOverLimit,
                     _ => ZipCode::DataCorrupt,
                 };
-                found.push((code, e.index, err.to_string()));
+                out.push((e.index, Decoded::Finding(code, err.to_string())));
                 if code == ZipCode::DataOverLimit {
                     break;
                 }
             }
         }
     }
-    for (code, i, msg) in found {
-        report.push(code, Some(i), msg);
-    }
-    Ok(())
+    Ok(out)
 }
 
 /// Without `--deep`: decode the start of every deflate stream (its first block header, where
@@ -1081,5 +1180,54 @@ mod tests {
             (100_000, 4 << 30, 1_000, 1_024)
         );
         assert!(!d.deep && !d.allow_byproducts);
+    }
+
+    /// The two-core `--deep` (a file, with a helper descriptor) and the single-pass one (bytes
+    /// in memory) must report exactly the same findings: same codes, entries and messages,
+    /// including which entry crosses the total-size limit and that nothing after it counts.
+    #[test]
+    fn deep_on_two_cores_reports_exactly_what_one_pass_does() {
+        let entry = |i: usize, bad_crc: bool| {
+            let mut e = if i % 2 == 0 {
+                E::stored(format!("f{i:03}.txt"), vec![b'a' + (i % 26) as u8; 100 + i])
+            } else {
+                E::deflated(format!("f{i:03}.txt"), vec![b'z'; 300 + i])
+            };
+            if bad_crc {
+                e.crc ^= 1;
+            }
+            e
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // Bad CRCs in both halves; limits that are crossed in the first half, in the second
+        // half, and not at all.
+        let entries: Vec<E> = (0..40).map(|i| entry(i, i == 7 || i == 31)).collect();
+        let bytes = build(&entries);
+        let path = dir.path().join("a.zip");
+        std::fs::write(&path, &bytes).unwrap();
+        for max_total_size in [2_000, 6_000, u64::MAX] {
+            let opts = AuditOptions {
+                max_total_size,
+                ..deep()
+            };
+            let seen = |r: &AuditReport| -> Vec<(&'static str, Option<usize>, String)> {
+                r.located()
+                    .map(|(e, f)| (f.code, e, f.message.clone()))
+                    .collect()
+            };
+            let two = audit_file(&path, &opts).unwrap();
+            let one = audit_bytes(&bytes, &opts);
+            assert_eq!(seen(&two), seen(&one), "limit {max_total_size}");
+            let codes: Vec<&str> = two.findings.iter().map(|f| f.code).collect();
+            assert!(
+                codes.contains(&"zip-data-crc-mismatch"),
+                "limit {max_total_size}: {codes:?}"
+            );
+            assert_eq!(
+                codes.contains(&"zip-data-over-limit"),
+                max_total_size != u64::MAX,
+                "limit {max_total_size}: {codes:?}"
+            );
+        }
     }
 }
