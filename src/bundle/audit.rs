@@ -1188,8 +1188,11 @@ mod tests {
     #[test]
     fn deep_on_two_cores_reports_exactly_what_one_pass_does() {
         let entry = |i: usize, bad_crc: bool| {
-            let mut e = if i % 2 == 0 {
-                E::stored(format!("f{i:03}.txt"), vec![b'a' + (i % 26) as u8; 100 + i])
+            let mut e = if i.is_multiple_of(2) {
+                E::stored(
+                    format!("f{i:03}.txt"),
+                    vec![b'a' + u8::try_from(i % 26).unwrap(); 100 + i],
+                )
             } else {
                 E::deflated(format!("f{i:03}.txt"), vec![b'z'; 300 + i])
             };
