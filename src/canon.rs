@@ -508,6 +508,18 @@ fn write_number(text: &str, out: &mut Vec<u8>) -> Result<(), CanonError> {
     Ok(())
 }
 
+/// The fuzz oracle, shared by the `journal_parse` target and the regression replay: whatever
+/// [`parse`] accepts has canonical bytes that parse and re-serialize to exactly the same bytes.
+/// Panics when that fails.
+#[allow(clippy::expect_used)] // a fuzz oracle: panicking is how it reports a broken invariant
+pub fn fuzz_check(data: &[u8]) {
+    let Ok(value) = parse(data) else { return };
+    let Ok(bytes) = to_bytes(&value) else { return };
+    let back = parse(&bytes).expect("canonical bytes must parse");
+    let again = to_bytes(&back).expect("a parsed value must serialize");
+    assert_eq!(again, bytes, "canonical form is not a fixed point");
+}
+
 /// Python's `float.__repr__` for a finite double.
 pub fn python_float_repr(f: f64) -> Option<String> {
     if !f.is_finite() {

@@ -40,6 +40,69 @@ fn bundle_parse_regressions_never_panic() {
     );
 }
 
+/// Every file under `fuzz/regressions/<target>/` except its README, or `None` (said loudly)
+/// when the folder is absent.
+fn regressions(target: &str) -> Option<Vec<std::path::PathBuf>> {
+    let dir = common::repo_root().join("fuzz/regressions").join(target);
+    let Ok(read) = std::fs::read_dir(&dir) else {
+        #[allow(clippy::disallowed_macros)]
+        {
+            eprintln!(
+                "SKIPPED: `{}` is absent; no fuzz regression was replayed",
+                dir.display()
+            );
+        }
+        return None;
+    };
+    let mut files: Vec<_> = read
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+/// Replays `journal_parse` inputs through the same oracle as the fuzz target.
+#[test]
+fn journal_parse_regressions_hold_the_canonical_fixed_point() {
+    let Some(files) = regressions("journal_parse") else {
+        return;
+    };
+    assert!(
+        !files.is_empty(),
+        "fuzz/regressions/journal_parse holds no input"
+    );
+    for path in files {
+        let data = std::fs::read(&path).unwrap();
+        let result = std::panic::catch_unwind(|| {
+            vaultgate::canon::fuzz_check(&data);
+            vaultgate::journal::verify_bytes(&data)
+        });
+        assert!(
+            result.is_ok(),
+            "`{}` breaks the journal_parse oracle",
+            path.display()
+        );
+    }
+}
+
+/// Replays `manifest_parse` inputs (none found yet) through the same oracle as the fuzz target.
+#[test]
+fn manifest_parse_regressions_round_trip() {
+    let Some(files) = regressions("manifest_parse") else {
+        return;
+    };
+    for path in files {
+        let data = std::fs::read(&path).unwrap();
+        let result = std::panic::catch_unwind(|| vaultgate::manifest::fuzz_check(&data));
+        assert!(
+            result.is_ok(),
+            "`{}` breaks the manifest_parse oracle",
+            path.display()
+        );
+    }
+}
+
 fn valid_archive() -> Vec<u8> {
     use testkit::E;
     let mut dd = E::deflated("lib/b.txt", b"deflated deflated deflated".repeat(20));

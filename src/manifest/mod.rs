@@ -20,6 +20,21 @@ use crate::fsutil::FsError;
 use crate::report::FindingCode;
 use crate::report::indented_list as list;
 
+/// The fuzz oracle, shared by the `manifest_parse` target and the regression replay: whatever
+/// [`parse`] accepts survives render → parse unchanged. Panics when that fails.
+#[allow(clippy::expect_used)] // a fuzz oracle: panicking is how it reports a broken invariant
+pub fn fuzz_check(data: &[u8]) {
+    let Ok(lines) = parse(data) else { return };
+    let mut entries: Vec<ManifestEntry> = lines.into_iter().map(|l| l.entry).collect();
+    let again: Vec<ManifestEntry> = parse(&render(&entries))
+        .expect("a rendered manifest must parse")
+        .into_iter()
+        .map(|l| l.entry)
+        .collect();
+    entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    assert_eq!(entries, again, "render -> parse changed the entries");
+}
+
 /// The default manifest file name.
 pub const MANIFEST_NAME: &str = "manifest.txt";
 
