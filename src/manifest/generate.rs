@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::walk::{self, Excludes, ProblemKind, SymlinkPolicy};
+use super::walk::{ProblemKind, SymlinkPolicy};
 use super::{ManifestEntry, ManifestError, hashing, render};
 use crate::exit::ExitStatus;
 use crate::fsutil;
@@ -73,19 +73,15 @@ fn compute_with_size(
     opts: &GenerateOptions,
     progress: &Progress,
 ) -> Result<(Vec<ManifestEntry>, u64), ManifestError> {
-    if !opts.root.is_dir() {
-        return Err(ManifestError::NotADirectory(opts.root.clone()));
-    }
-    let excludes = Excludes::new(&opts.excludes, opts.default_excludes)?;
-    let omit = walk::rel_inside(&opts.root, &opts.output);
-    let (tree, hashes) = hashing::walk_and_hash(
+    let (tree, hashes) = hashing::hash_tree(
         &opts.root,
-        &excludes,
+        &opts.output,
+        &opts.excludes,
+        opts.default_excludes,
         opts.symlinks,
-        omit.as_deref(),
         opts.threads,
         progress,
-    );
+    )?;
     if !tree.problems.is_empty() {
         let problems = tree
             .problems

@@ -92,6 +92,32 @@ pub fn hash_all(
         .collect()
 }
 
+/// The tree at `root` walked with the exclude `globs` (and the defaults when asked) and hashed,
+/// leaving out `manifest` when it lies inside the tree: what generate and verify both start with.
+pub fn hash_tree(
+    root: &Path,
+    manifest: &Path,
+    globs: &[String],
+    default_excludes: bool,
+    symlinks: SymlinkPolicy,
+    threads: usize,
+    progress: &Progress,
+) -> Result<(Walk, Vec<Result<Hashed, String>>), super::ManifestError> {
+    if !root.is_dir() {
+        return Err(super::ManifestError::NotADirectory(root.to_path_buf()));
+    }
+    let excludes = Excludes::new(globs, default_excludes)?;
+    let omit = walk::rel_inside(root, manifest);
+    Ok(walk_and_hash(
+        root,
+        &excludes,
+        symlinks,
+        omit.as_deref(),
+        threads,
+        progress,
+    ))
+}
+
 /// Walk `root` and hash its files at once: the walk hands each file to the hashing threads as
 /// it finds it, so the walk's directory reads overlap with hashing instead of running alone
 /// first. Returns the walk with its files sorted by path bytes, and each file's result in the

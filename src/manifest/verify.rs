@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::hashing::Hashed;
-use super::walk::{self, Excludes, ProblemKind, SymlinkPolicy, WalkedFile};
+use super::walk::{self, ProblemKind, SymlinkPolicy, WalkedFile};
 use super::{Code, ManifestError, ParsedLine, hashing, parse};
 use crate::exit::ExitStatus;
 use crate::fsutil;
@@ -211,21 +211,17 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     if lines.is_empty() && !opts.allow_empty {
         return Err(ManifestError::EmptyManifest(opts.manifest.clone()));
     }
-    if !opts.root.is_dir() {
-        return Err(ManifestError::NotADirectory(opts.root.clone()));
-    }
-    let excludes = Excludes::new(&opts.excludes, opts.default_excludes)?;
-    let omit = walk::rel_inside(&opts.root, &opts.manifest);
     // Every walked file is hashed while the walk goes on (nearly all are listed; hashing the odd
     // unlisted one is cheaper than walking first and hashing after).
-    let (tree, walked_hashes) = hashing::walk_and_hash(
+    let (tree, walked_hashes) = hashing::hash_tree(
         &opts.root,
-        &excludes,
+        &opts.manifest,
+        &opts.excludes,
+        opts.default_excludes,
         opts.symlinks,
-        omit.as_deref(),
         opts.threads,
         progress,
-    );
+    )?;
     let (files, tree_findings, tree_unreadable) =
         check_listed(opts, lines, &tree, walked_hashes, progress);
     let listed: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
