@@ -493,19 +493,7 @@ fn info_zip_archive_passes() {
         .status()
         .unwrap();
     assert!(st.success());
-    let o = vg()
-        .current_dir(dir.path())
-        .arg("gate")
-        .arg(&zip)
-        .args(["--require", "lib/x.py"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    assert_gate_passes(dir.path(), &zip, &["--require", "lib/x.py"]);
 }
 
 #[test]
@@ -524,11 +512,16 @@ fn python_zipfile_archive_passes() {
         .status()
         .unwrap();
     assert!(st.success());
+    assert_gate_passes(dir.path(), &zip, &["--run", "python3 lib/x.py"]);
+}
+
+/// `vaultgate gate ZIP ARGS…` run in `dir` exits 0 (stdout shown otherwise).
+fn assert_gate_passes(dir: &Path, zip: &Path, args: &[&str]) {
     let o = vg()
-        .current_dir(dir.path())
+        .current_dir(dir)
         .arg("gate")
-        .arg(&zip)
-        .args(["--run", "python3 lib/x.py"])
+        .arg(zip)
+        .args(args)
         .output()
         .unwrap();
     assert_eq!(
