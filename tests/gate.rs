@@ -554,18 +554,10 @@ fn demo_bundle_passes_with_the_documented_command() {
         readme.contains(&manifest_sha),
         "fixtures/gate/README.md does not pin the demo manifest `{manifest_sha}`"
     );
-    let o = vg()
-        .current_dir(dir.path())
-        .arg("gate")
-        .arg(root.join("fixtures/gate/demo.zip"))
-        .args(["--run", "sh checks.sh", "--expect-manifest", &manifest_sha])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
+    assert_gate_passes(
+        dir.path(),
+        &root.join("fixtures/gate/demo.zip"),
+        &["--run", "sh checks.sh", "--expect-manifest", &manifest_sha],
     );
 }
 

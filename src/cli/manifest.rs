@@ -3,13 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
 
 use super::Ctx;
 use crate::exit::ExitStatus;
-use crate::hash::{Sha256Digest, sha256_bytes};
 use crate::manifest::{self, GenerateOptions, MANIFEST_NAME, SymlinkPolicy, VerifyOptions};
-use crate::output::{Render, Style, json_object};
 
 /// Trees with at least this many files get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 5_000;
@@ -189,21 +186,7 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             let report = manifest::verify(&opts, &progress)?;
             Ok(ctx.printer.emit(&report))
         }
-        ManifestCmd::Digest(a) => {
-            let bytes = crate::fsutil::read(&a.file)?;
-            let lines =
-                manifest::parse(&bytes).map_err(|e| manifest::ManifestError::Malformed {
-                    manifest: a.file.clone(),
-                    line: e.line,
-                    reason: e.reason,
-                })?;
-            let report = DigestReport {
-                file: a.file,
-                digest: sha256_bytes(&bytes),
-                entries: lines.len(),
-            };
-            Ok(ctx.printer.emit(&report))
-        }
+        ManifestCmd::Digest(a) => Ok(ctx.printer.emit(&manifest::digest(&a.file)?)),
     }
 }
 
@@ -218,33 +201,4 @@ fn apply_walk(
     *defaults = !w.no_default_excludes;
     *symlinks = w.symlinks;
     *threads = w.threads;
-}
-
-struct DigestReport {
-    file: PathBuf,
-    digest: Sha256Digest,
-    entries: usize,
-}
-
-impl Render for DigestReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/manifest/v1"
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
-    fn to_json(&self) -> Map<String, Value> {
-        json_object(json!({
-            "command": "digest",
-            "manifest": self.file.to_string_lossy(),
-            "manifest_sha256": self.digest.to_hex(),
-            "summary": {"entries": self.entries},
-        }))
-    }
-    fn render_text(&self, _style: &Style) -> String {
-        format!("{}\n", self.digest)
-    }
-    fn summary_line(&self) -> String {
-        format!("manifest digest: {}", self.digest)
-    }
 }

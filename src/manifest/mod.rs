@@ -3,6 +3,7 @@
 //! count) and verified strictly (every listed file matches, nothing is missing, nothing is
 //! unlisted, and a malformed line is an error, never skipped).
 
+mod digest;
 mod format;
 mod generate;
 mod hashing;
@@ -11,6 +12,7 @@ pub mod walk;
 
 use std::path::PathBuf;
 
+pub use digest::{DigestReport, digest, read_manifest};
 pub use format::{LineError, ManifestEntry, ParsedLine, parse, render};
 pub use generate::{GenerateOptions, GenerateReport, compute, generate, generate_to};
 pub use verify::{FileResult, FileStatus, VerifyOptions, VerifyReport, verify};

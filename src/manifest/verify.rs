@@ -14,10 +14,9 @@ use serde_json::{Map, Value, json};
 
 use super::hashing::Hashed;
 use super::walk::{self, ProblemKind, SymlinkPolicy, WalkedFile};
-use super::{Code, ManifestError, ParsedLine, hashing, parse};
+use super::{Code, ManifestError, ParsedLine, hashing};
 use crate::exit::ExitStatus;
-use crate::fsutil;
-use crate::hash::{Sha256Digest, sha256_bytes};
+use crate::hash::Sha256Digest;
 use crate::output::{Progress, Render, Style, json_object};
 use crate::report::{Finding, Severity, all_clear, escape_for_display};
 
@@ -198,16 +197,9 @@ fn resolve(root: &Path, rel: &str, policy: SymlinkPolicy) -> Resolved {
 
 /// Verify `opts.root` against `opts.manifest`.
 pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport, ManifestError> {
-    let bytes = fsutil::read(&opts.manifest)?;
-    let lines = parse(&bytes).map_err(|e| ManifestError::Malformed {
-        manifest: opts.manifest.clone(),
-        line: e.line,
-        reason: e.reason,
-    })?;
-    // The raw bytes are only needed for their digest: drop them before the walk (a 100,000-line
-    // manifest is ~9 MB).
-    let manifest_digest = sha256_bytes(&bytes);
-    drop(bytes);
+    // The raw bytes are only needed for their digest and are not kept (a 100,000-line manifest
+    // is ~9 MB).
+    let (lines, manifest_digest) = super::read_manifest(&opts.manifest)?;
     if lines.is_empty() && !opts.allow_empty {
         return Err(ManifestError::EmptyManifest(opts.manifest.clone()));
     }
