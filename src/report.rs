@@ -38,6 +38,41 @@ pub struct Finding {
     pub subject: String,
     /// Lowercase sentence, user values in backticks, no trailing period.
     pub message: String,
+    /// Where exactly, when the family knows: file, line and column, byte offset, archive entry,
+    /// field. Absent from the JSON when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// Where a finding points. Every part is optional; a family fills what it knows, so one type
+/// serves a manifest line, a ZIP entry, a journal record, an envelope's JSON field and an audit row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// The file the finding is in (escaped for display), when it is not the report's subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// 1-based column (in characters) within the line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
+    /// Byte offset from the start of the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byte_offset: Option<u64>,
+    /// 0-based index of an archive entry (central-directory order) or a record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_index: Option<u64>,
+    /// A field name or JSON pointer inside the record or document (`/allow_paths/2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Location {
+    /// `true` when no part is known.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 impl Finding {
@@ -52,7 +87,15 @@ impl Finding {
             severity: Severity::Error,
             subject: subject.into(),
             message: message.into(),
+            location: None,
         }
+    }
+
+    /// The same finding, pointing at `location` (an empty location is dropped).
+    #[must_use]
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = (!location.is_empty()).then_some(location);
+        self
     }
 
     /// A finding that is reported but does not fail the check.
@@ -66,6 +109,7 @@ impl Finding {
             severity: Severity::Warning,
             subject: subject.into(),
             message: message.into(),
+            location: None,
         }
     }
 }
