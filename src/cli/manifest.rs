@@ -26,7 +26,8 @@ Exit codes:
 const VERIFY_HELP: &str = "\
 Examples:
   vaultgate manifest verify                      # ./manifest.txt against the current folder
-  vaultgate manifest verify -m dist/manifest.txt # the tree is the manifest's folder
+  vaultgate manifest verify dist/manifest.txt    # a FILE: that manifest, rooted at its folder
+  vaultgate manifest verify -m dist/manifest.txt # the same, spelled out
   vaultgate manifest verify dist --json | jq .summary
 
 Exit codes:
@@ -117,7 +118,11 @@ pub struct GenerateArgs {
 /// Arguments of `manifest verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The tree to check [default: the manifest's folder, else `.`]
+    /// The tree to check, or a manifest FILE [default: the manifest's folder, else `.`]
+    ///
+    /// A file here means that manifest, rooted at its folder, as `sha256sum -c FILE` reads it:
+    /// `manifest verify dist/manifest.txt` is `manifest verify dist -m dist/manifest.txt`.
+    #[arg(value_name = "DIR|FILE")]
     dir: Option<PathBuf>,
 
     /// The manifest to check against [default: DIR/manifest.txt]
@@ -166,6 +171,12 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         }
         ManifestCmd::Verify(a) => {
             let (root, manifest) = match (a.dir, a.manifest) {
+                (Some(f), None) if f.is_file() => (crate::fsutil::parent_dir(&f).to_path_buf(), f),
+                (Some(f), Some(_)) if f.is_file() => anyhow::bail!(
+                    "`{}` is a file, and --manifest names the manifest already\n\
+                     help: pass the tree to check as DIR, or the manifest alone as FILE",
+                    f.display()
+                ),
                 (Some(d), Some(m)) => (d, m),
                 (Some(d), None) => (d.clone(), d.join(MANIFEST_NAME)),
                 (None, Some(m)) => (crate::fsutil::parent_dir(&m).to_path_buf(), m),

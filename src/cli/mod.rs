@@ -11,6 +11,7 @@ mod manifest;
 mod pack;
 mod zip;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -19,12 +20,22 @@ use crate::clock::{self, Clock};
 use crate::exit::{EXIT_CODES_HELP, ExitStatus};
 use crate::output::{ColorWhen, Printer};
 
-/// A fail-closed spine for release pipelines and build agents.
+/// A fail-closed spine for release pipelines and build agents
 ///
-/// vaultgate writes and verifies sha256sum-compatible manifests. Every check fails closed: any
-/// doubt is a refusal with a specific message and a non-zero exit.
+/// vaultgate checks what a release pipeline or a build agent is about to trust: the files of a
+/// tree (sha256sum-compatible manifests), the bundle ZIP that carries them (a raw-structure
+/// audit, then a gate that extracts, verifies and runs checks in a clean workspace), the log of
+/// what was done (a hash-chained journal) and what an agent may do (an envelope policy). Every
+/// check fails closed: any doubt is a refusal with a specific message and a non-zero exit.
 #[derive(Debug, Parser)]
-#[command(name = "vaultgate", version, propagate_version = true, after_help = EXIT_CODES_HELP)]
+#[command(
+    name = "vaultgate",
+    version = env!("VAULTGATE_VERSION"),
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = top_help(false),
+    after_long_help = top_help(true)
+)]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -32,13 +43,36 @@ pub struct Cli {
     command: Command,
 }
 
+/// The heading every subcommand's `--help` shows the global flags under, after its own options.
+pub const GLOBAL_HEADING: &str = "Global options";
+
+/// The three commands a new user wants first, then the exit codes.
+fn top_help(long: bool) -> String {
+    let more = if long {
+        "\n\nEach family has its own page: `vaultgate <family> --help`, docs/<family>.md, and\n\
+         `man vaultgate-<family>-<command>` when the man pages are installed."
+    } else {
+        ""
+    };
+    format!(
+        "Start here:
+  vaultgate manifest generate dist          # write dist/manifest.txt (sha256sum -c reads it)
+  vaultgate zip pack dist -o bundle.zip     # a reproducible bundle; prints the digests to publish
+  vaultgate gate bundle.zip --expect-sha256 <hex> --expect-manifest <hex> --run 'sh checks.sh'{more}
+
+{EXIT_CODES_HELP}"
+    )
+}
+
 /// Flags accepted by every command.
 #[derive(Debug, Args)]
+#[command(next_help_heading = GLOBAL_HEADING)]
 struct GlobalArgs {
     /// Print one JSON document on stdout instead of text
     ///
     /// Every document carries `schema` (`vaultgate/<family>/v1`) and a final `summary` with
-    /// `verdict` and `exit_code`. Errors also produce a `vaultgate/error/v1` document.
+    /// `verdict` and `exit_code`. Errors, usage errors included, produce a `vaultgate/error/v1`
+    /// document (exit 2).
     #[arg(long, global = true)]
     json: bool,
 
@@ -73,13 +107,6 @@ enum Command {
     #[command(after_help = gate::GATE_HELP)]
     Gate(gate::GateArgs),
 
-    /// Print a shell completion script
-    ///
-    /// Example: `vaultgate completions bash > /etc/bash_completion.d/vaultgate`
-    Completions {
-        /// The shell to generate completions for
-        shell: clap_complete::Shell,
-    },
     /// Audit and pack bundle ZIPs
     #[command(subcommand)]
     Zip(zip::ZipCmd),
@@ -91,7 +118,31 @@ enum Command {
     /// Check operations against an envelope policy
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCmd),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    ///
+    /// Hidden flags and commands are left out. See docs/completions.md for where each shell
+    /// looks for the script.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell to generate completions for
+        shell: clap_complete::Shell,
+    },
+
+    /// Write one man page per command into DIR (used by the release script)
+    #[command(hide = true)]
+    Man {
+        /// The folder to write `vaultgate.1`, `vaultgate-manifest-verify.1`, … into (created if absent)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  vaultgate completions bash > ~/.local/share/bash-completion/completions/vaultgate
+  vaultgate completions zsh > ~/.zfunc/_vaultgate      # with fpath+=~/.zfunc before compinit
+  vaultgate completions fish > ~/.config/fish/completions/vaultgate.fish";
 
 /// What every dispatch arm gets: the printer and the clock.
 pub struct Ctx {
@@ -105,11 +156,7 @@ pub struct Ctx {
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // `--help` and `--version` exit 0; usage errors exit 2.
-            let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
-        }
+        Err(e) => return usage_error(&e),
     };
     let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.color);
     let clock = match clock::from_override(cli.global.now.as_deref()) {
@@ -138,17 +185,131 @@ fn error_message(e: &anyhow::Error) -> String {
     msg
 }
 
+/// A clap outcome that is not a parsed command line. `--help` and `--version` print their text
+/// and exit 0. A usage error prints clap's message (with its near-match tip) on stderr and exits
+/// 2; with `--json` anywhere before `--`, stdout also gets the `vaultgate/error/v1` document,
+/// so a machine reader never parses an empty stream.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return ExitCode::SUCCESS;
+    }
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    if json {
+        // clap's text: `error: …` (with the offending names on the next lines), blank, `tip: …`
+        // lines, then `Usage: …`. The message is everything before the first tip or usage line.
+        let text = e.render().to_string();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let body: Vec<&str> = lines
+            .iter()
+            .take_while(|l| {
+                !l.starts_with("tip: ")
+                    && !l.starts_with("Usage: ")
+                    && !l.starts_with("For more information")
+            })
+            .copied()
+            .collect();
+        let joined = body.join(" ");
+        let message = joined.strip_prefix("error: ").unwrap_or(&joined);
+        let tips: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("tip: "))
+            .collect();
+        let mut doc = serde_json::json!({
+            "schema": "vaultgate/error/v1",
+            "error": message,
+            "kind": "usage",
+            "summary": {"verdict": "error", "exit_code": ExitStatus::Error.code()},
+        });
+        if !tips.is_empty() {
+            doc["help"] = serde_json::Value::from(tips.join("; "));
+        }
+        let printer = Printer::new(true, false, ColorWhen::Never);
+        let _ = printer.product(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    ExitStatus::Error.into()
+}
+
+/// Every command's man page, rendered from the clap definition (hidden commands left out), as
+/// `(file name, roff)` pairs: `vaultgate.1`, `vaultgate-manifest.1`, `vaultgate-manifest-verify.1`…
+pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    fn walk(cmd: &clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        let man = clap_mangen::Man::new(cmd.clone());
+        let mut buf = Vec::new();
+        man.render(&mut buf)?;
+        out.push((man.get_filename(), buf));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(sub, out)?;
+        }
+        Ok(())
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut out = Vec::new();
+    walk(&cmd, &mut out)?;
+    Ok(out)
+}
+
+fn write_man_pages(dir: &Path, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let pages = man_pages().context("cannot render the man pages")?;
+    let mut written = String::new();
+    for (name, roff) in &pages {
+        let path = dir.join(name);
+        crate::fsutil::write_atomic_bytes(&path, roff)?;
+        written.push_str(&format!("{}\n", path.display()));
+    }
+    Ok(ctx.printer.product(&written))
+}
+
+/// A copy of a built command without its hidden flags and subcommands (`--now`, `man`):
+/// clap_complete's bash and zsh generators would offer them otherwise.
+fn visible(cmd: &clap::Command) -> clap::Command {
+    let mut out = clap::Command::new(cmd.get_name().to_owned())
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .disable_help_subcommand(true);
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    if let Some(version) = cmd.get_version() {
+        out = out.version(version.to_owned());
+    }
+    out.args(
+        cmd.get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .map(|a| a.clone().global(false)),
+    )
+    .subcommands(
+        cmd.get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(visible),
+    )
+}
+
 fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Manifest(cmd) => manifest::dispatch(cmd, ctx),
         Command::Gate(a) => gate::dispatch(a, ctx),
         Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            cmd.build();
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "vaultgate", &mut out);
+            clap_complete::generate(shell, &mut visible(&cmd), "vaultgate", &mut out);
             Ok(ctx.printer.product(&String::from_utf8_lossy(&out)))
         }
         Command::Zip(cmd) => zip::dispatch(cmd, ctx),
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
+        Command::Man { out } => write_man_pages(&out, ctx),
     }
 }
