@@ -839,3 +839,39 @@ fn github_action_gate_step_runs_the_gate() {
     let (out, _, _work) = run_step(&bad);
     assert_eq!(out.status.code(), Some(2), "an unknown format is refused");
 }
+
+/// `scripts/release.sh` refuses before building anything when the VERSION is not Cargo.toml's
+/// or not a version, or when OUTDIR already holds something (which it leaves untouched). The
+/// full run (build, tarball, zip pack, the self-gate with both digests pinned) is `.ci/run`'s
+/// release step.
+#[test]
+fn release_script_refuses_before_it_builds() {
+    let d = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("vaultgate");
+    let run = |args: &[&str]| {
+        std::process::Command::new("bash")
+            .arg(repo_root().join("scripts/release.sh"))
+            .args(args)
+            .env("VAULTGATE", &bin)
+            .env("VAULTGATE_RELEASE_PROFILE", "dev")
+            .output()
+            .unwrap()
+    };
+    let out_dir = d.path().join("dist");
+    let out_str = out_dir.to_str().unwrap();
+    let wrong = run(&["99.0.0", out_str]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("is not Cargo.toml's version"));
+    let bad = run(&["1.0; rm -rf /", out_str]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a version"));
+    assert!(!out_dir.exists(), "a refused release created OUTDIR");
+    let keep = common::write(&out_dir, "precious.txt", "keep me");
+    let full = run(&[env!("CARGO_PKG_VERSION"), out_str]);
+    assert_eq!(full.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&full.stderr).contains("is not empty"));
+    assert_eq!(std::fs::read_to_string(keep).unwrap(), "keep me");
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 1);
+    let usage = run(&[]);
+    assert_eq!(usage.status.code(), Some(2));
+}
