@@ -335,7 +335,9 @@ fn subcommand_help_puts_global_options_last() {
             let globals = globals.split("\n\n\n").next().unwrap();
             assert!(globals.contains("--json") && globals.contains("--quiet"));
             assert!(
-                !help[..global].contains("--json"),
+                !help[..global]
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("--json")),
                 "{args:?}: --json among the options"
             );
             assert!(!help.contains("--now"), "{args:?}: the hidden --now shows");
@@ -782,7 +784,12 @@ fn github_action_gate_step_runs_the_gate() {
             .env("HOME", work.path());
         let report = work.path().join("report");
         for (k, v) in gate_step["env"].as_object().unwrap() {
-            let v = expand_inputs(v.as_str().unwrap(), declared, given).unwrap();
+            // The one value from an earlier step: the docs base `where` computes.
+            let v = v.as_str().unwrap().replace(
+                "${{ steps.where.outputs.docs }}",
+                "https://example.org/vaultgate/blob/v0.1.0",
+            );
+            let v = expand_inputs(&v, declared, given).unwrap();
             let v = if k == "VG_REPORT" {
                 report.display().to_string()
             } else {
@@ -833,6 +840,28 @@ fn github_action_gate_step_runs_the_gate() {
     wrong[1] = ("expect-manifest", &zeros);
     let (_, outputs, _work) = run_step(&wrong);
     assert!(outputs.contains("exit-code=1\n"), "{outputs}");
+
+    for (format, marker) in [
+        ("sarif", "\"version\": \"2.1.0\""),
+        ("junit", "<testsuites "),
+    ] {
+        let mut ci = demo.to_vec();
+        ci.push(("format", format));
+        let (out, outputs, _work) = run_step(&ci);
+        assert!(out.status.success());
+        assert!(outputs.contains("exit-code=0\n"), "{format}: {outputs}");
+        let file = outputs
+            .lines()
+            .find_map(|l| l.strip_prefix("output-file="))
+            .unwrap();
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains(marker), "{format}: {text}");
+        if format == "sarif" {
+            assert!(
+                text.contains("\"helpUri\": \"https://example.org/vaultgate/blob/v0.1.0/docs/")
+            );
+        }
+    }
 
     let mut bad = demo.to_vec();
     bad.push(("format", "yaml"));

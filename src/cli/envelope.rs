@@ -83,6 +83,9 @@ pub struct CheckArgs {
     /// The folder every path must stay inside
     #[arg(long, value_name = "DIR", default_value = ".")]
     root: PathBuf,
+
+    #[command(flatten)]
+    format: super::FormatArg,
 }
 
 /// Arguments of `envelope protect snapshot|verify`.
@@ -186,7 +189,11 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitStatus> {
         ))?,
         None => core(envelope::check(&env, &request, Usd::ZERO))?,
     };
-    Ok(ctx.printer.emit(&report))
+    ctx.emit_as(args.format.format, &report, || {
+        let codes = crate::sarif::codes::<envelope::EnvelopeCode>();
+        let file = crate::sarif::Artifact::File(args.envelope.clone());
+        crate::sarif::Run::new("envelope check", codes, &report.findings, file)
+    })
 }
 
 fn protect_inputs(args: &ProtectArgs) -> Result<(ValidEnvelope, Root, PathBuf)> {

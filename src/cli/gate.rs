@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::Ctx;
+use super::{Ctx, Format, GateFormat};
 use crate::clock;
 use crate::exit::ExitStatus;
 use crate::gate::{self, GateOptions, ReportDir};
 use crate::hash::Sha256Digest;
 use crate::paths::SafeRelPath;
+use crate::sarif;
 
 /// The `after_help` of `vaultgate gate`.
 pub const GATE_HELP: &str = "\
@@ -83,6 +84,13 @@ pub struct GateArgs {
     /// Keep the workspace after the gate and print its path
     #[arg(long)]
     keep_workspace: bool,
+
+    /// Output format: text, json (as --json), sarif (SARIF 2.1.0) or junit (JUnit XML)
+    ///
+    /// See docs/ci.md. The exit code is the gate's whatever the format; the report folder is
+    /// written as always.
+    #[arg(long, value_enum, default_value_t = GateFormat::Text, value_name = "FORMAT")]
+    format: GateFormat,
 }
 
 fn parse_rel(s: &str) -> Result<SafeRelPath, String> {
@@ -114,5 +122,21 @@ pub fn dispatch(a: GateArgs, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         started_at,
     };
     let report = gate::run(&opts, report_dir);
-    Ok(ctx.printer.emit(&report))
+    let format = match a.format {
+        GateFormat::Junit => {
+            let status = crate::output::Render::status(&report);
+            return ctx.product_for(&crate::junit::gate(&report)?, status, "junit");
+        }
+        GateFormat::Text => Format::Text,
+        GateFormat::Json => Format::Json,
+        GateFormat::Sarif => Format::Sarif,
+    };
+    ctx.emit_as(format, &report, || {
+        let mut codes = sarif::codes::<gate::GateCode>();
+        codes.extend(sarif::codes::<crate::bundle::ZipCode>());
+        codes.extend(sarif::codes::<crate::bundle::extract::ExtractCode>());
+        codes.extend(sarif::codes::<crate::manifest::Code>());
+        let file = sarif::Artifact::File(report.bundle.clone());
+        sarif::Run::new("gate", codes, report.findings(), file)
+    })
 }

@@ -135,6 +135,9 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     walk: WalkArgs,
+
+    #[command(flatten)]
+    format: super::FormatArg,
 }
 
 /// Arguments of `manifest digest`.
@@ -195,7 +198,12 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             );
             let progress = ctx.printer.progress(0, PROGRESS_THRESHOLD, "verifying");
             let report = manifest::verify(&opts, &progress)?;
-            Ok(ctx.printer.emit(&report))
+            let findings = report.findings();
+            ctx.emit_as(a.format.format, &report, || {
+                let codes = crate::sarif::codes::<manifest::Code>();
+                let root = crate::sarif::Artifact::UnderRoot(opts.root.clone());
+                crate::sarif::Run::new("manifest verify", codes, &findings, root)
+            })
         }
         ManifestCmd::Digest(a) => Ok(ctx.printer.emit(&manifest::digest(&a.file)?)),
     }

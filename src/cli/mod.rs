@@ -150,6 +150,117 @@ pub struct Ctx {
     pub printer: Printer,
     /// The (possibly fixed) clock.
     pub clock: Box<dyn Clock>,
+    /// `VAULTGATE_DOCS_URL`: an absolute base for the documentation links in SARIF rules.
+    pub docs_url: Option<String>,
+}
+
+/// `--format` of the commands whose findings CI systems read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Human text (the default)
+    #[default]
+    Text,
+    /// The command's JSON document (the same as `--json`)
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF readers
+    Sarif,
+}
+
+/// `vaultgate gate --format`: the findings formats plus JUnit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GateFormat {
+    /// Human text (the default)
+    #[default]
+    Text,
+    /// The `vaultgate/gate/v1` document (the same as `--json`)
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF readers
+    Sarif,
+    /// JUnit XML: one testcase per step and per check (GitLab, Jenkins)
+    Junit,
+}
+
+/// The `--format` flag, flattened into each command that offers SARIF.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FormatArg {
+    /// Output format: text, json (as --json) or sarif (SARIF 2.1.0, see docs/ci.md)
+    ///
+    /// The exit code is the command's usual one whatever the format. A command that could not
+    /// run (exit 2) prints its error on stderr and no SARIF.
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+}
+
+impl Ctx {
+    /// Print `report` in `format`: text and JSON through the printer, SARIF from the run that
+    /// `sarif` builds (over the same report's findings). `--json` with `--format sarif` is a
+    /// contradiction and refused.
+    pub fn emit_as<'a>(
+        &self,
+        format: Format,
+        report: &'a dyn crate::output::Render,
+        sarif: impl FnOnce() -> crate::sarif::Run<'a>,
+    ) -> anyhow::Result<ExitStatus> {
+        match format {
+            Format::Text => Ok(self.printer.emit(report)),
+            Format::Json => Ok(Printer::new(true, false, ColorWhen::Never).emit(report)),
+            Format::Sarif => {
+                let mut run = sarif();
+                run.status = report.status();
+                run.docs_base.clone_from(&self.docs_url);
+                self.product_for(&crate::sarif::render(&run), report.status(), "sarif")
+            }
+        }
+    }
+
+    /// Print a CI document (SARIF, JUnit) on stdout; the exit status stays the report's, and a
+    /// document that could not be delivered is never a pass.
+    pub fn product_for(
+        &self,
+        text: &str,
+        status: ExitStatus,
+        what: &str,
+    ) -> anyhow::Result<ExitStatus> {
+        if self.printer.is_json() {
+            anyhow::bail!(
+                "`--json` and `--format {what}` ask for two documents on one stdout\n\
+                 help: pass one of them"
+            );
+        }
+        let written = Printer::new(false, false, ColorWhen::Never).product(text);
+        Ok(if written == ExitStatus::Error {
+            ExitStatus::Error.worst(status)
+        } else {
+            status
+        })
+    }
+}
+
+/// `VAULTGATE_DOCS_URL`, when set: it must be an absolute http(s) URL (SARIF's `helpUri`
+/// requires one), else the command refuses to run.
+fn docs_url() -> anyhow::Result<Option<String>> {
+    let Some(raw) = std::env::var_os("VAULTGATE_DOCS_URL") else {
+        return Ok(None);
+    };
+    let url = raw
+        .into_string()
+        .map_err(|_| anyhow::anyhow!("`VAULTGATE_DOCS_URL` is not UTF-8"))?;
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() > "https://".len()
+        && url
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '<' | '>' | '\\' | '`'));
+    if !ok {
+        anyhow::bail!(
+            "invalid `VAULTGATE_DOCS_URL` `{}`: expected an absolute http(s) URL such as \
+             https://example.org/vaultgate/blob/v0.1.0",
+            crate::report::escape_for_display(&url)
+        );
+    }
+    Ok(Some(url))
 }
 
 /// Parse argv, run the command, return the process exit code.
@@ -163,7 +274,15 @@ pub fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => return printer.error(&e.to_string()).into(),
     };
-    let ctx = Ctx { printer, clock };
+    let docs_url = match docs_url() {
+        Ok(u) => u,
+        Err(e) => return printer.error(&e.to_string()).into(),
+    };
+    let ctx = Ctx {
+        printer,
+        clock,
+        docs_url,
+    };
     match dispatch(cli.command, &ctx) {
         Ok(status) => status.into(),
         Err(e) => ctx.printer.error(&error_message(&e)).into(),

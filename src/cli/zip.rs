@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use crate::bundle::{self, AuditOptions};
 use crate::cli::Ctx;
 use crate::exit::ExitStatus;
+use crate::sarif;
 
 const AUDIT_AFTER_HELP: &str = "\
 Examples:
@@ -74,6 +75,9 @@ pub struct AuditArgs {
     /// Nothing is written to disk; the size limits apply to the actual bytes.
     #[arg(long)]
     pub deep: bool,
+
+    #[command(flatten)]
+    pub format: crate::cli::FormatArg,
 }
 
 /// Run a `zip` subcommand.
@@ -90,7 +94,11 @@ pub fn dispatch(cmd: ZipCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 deep: args.deep,
             };
             let report = bundle::audit_file(&args.bundle, &opts)?;
-            Ok(ctx.printer.emit(&report))
+            ctx.emit_as(args.format.format, &report, || {
+                let codes = sarif::codes::<bundle::ZipCode>();
+                let file = sarif::Artifact::File(args.bundle.clone());
+                sarif::Run::new("zip audit", codes, &report.findings, file)
+            })
         }
     }
 }
