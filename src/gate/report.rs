@@ -284,11 +284,12 @@ fn stderr_tail(s: &mut String, c: &CheckRecord) {
         let _ = writeln!(s, "    stderr ({}): empty", c.stderr);
         return;
     }
+    let n = c.stderr_tail.len();
     let _ = writeln!(
         s,
-        "    stderr ({}, last {} lines):",
+        "    stderr ({}, last {n} {}):",
         c.stderr,
-        c.stderr_tail.len()
+        if n == 1 { "line" } else { "lines" }
     );
     for line in &c.stderr_tail {
         let _ = writeln!(s, "    | {line}");

@@ -145,7 +145,7 @@ impl<'a> Pipeline<'a> {
         let audit = bundle::audit_file(&snap.path, &audit_options())?;
         f.extend(audit.findings.iter().cloned());
         let detail = format!(
-            "sha256 {digest}; {} entries; {} findings",
+            "sha256 {digest}; {} entries; {} zip findings",
             audit.entries.len(),
             audit.findings.len()
         );
