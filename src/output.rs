@@ -41,8 +41,8 @@ pub fn json_object(v: Value) -> Map<String, Value> {
     }
 }
 
-/// When to colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// When to colour. (The CLI maps its own `--color` enum onto this one; the core knows no clap.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorWhen {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
     Auto,

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::Ctx;
 use crate::exit::ExitStatus;
-use crate::manifest::{self, GenerateOptions, MANIFEST_NAME, SymlinkPolicy, VerifyOptions};
+use crate::manifest::{self, GenerateOptions, MANIFEST_NAME, ManifestVerifyOptions};
+use crate::walk::{Excludes, SymlinkPolicy, WalkError, WalkOptions};
 
 /// Trees with at least this many files get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 5_000;
@@ -85,8 +86,8 @@ pub struct WalkArgs {
     no_default_excludes: bool,
 
     /// What to do with symlinks: refuse (the default) reports each one and fails
-    #[arg(long, value_enum, default_value_t = SymlinkPolicy::Refuse, value_name = "POLICY")]
-    symlinks: SymlinkPolicy,
+    #[arg(long, value_enum, default_value_t = SymlinkArg::Refuse, value_name = "POLICY")]
+    symlinks: SymlinkArg,
 
     /// Hashing threads (0 = one per core)
     #[arg(long, default_value_t = 0, env = "VAULTGATE_THREADS", value_name = "N")]
@@ -95,6 +96,36 @@ pub struct WalkArgs {
     /// Accept an empty tree (generate) or a manifest listing nothing (verify)
     #[arg(long)]
     allow_empty: bool,
+}
+
+/// `--symlinks`: the CLI's own enum, mapped onto [`SymlinkPolicy`] (the core knows no clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SymlinkArg {
+    /// Refuse: every symlink is reported and nothing is written.
+    Refuse,
+    /// Follow links and hash what they point to (loops are refused).
+    Follow,
+    /// Leave links out as if they were not there.
+    Skip,
+}
+
+impl From<SymlinkArg> for SymlinkPolicy {
+    fn from(a: SymlinkArg) -> Self {
+        match a {
+            SymlinkArg::Refuse => Self::Refuse,
+            SymlinkArg::Follow => Self::Follow,
+            SymlinkArg::Skip => Self::Skip,
+        }
+    }
+}
+
+impl WalkArgs {
+    /// Raw flags → validated walk options: the globs are compiled here, so a bad one is refused
+    /// (exit 2, naming it) before any file is read.
+    fn options(&self) -> Result<WalkOptions, WalkError> {
+        let excludes = Excludes::new(&self.excludes, !self.no_default_excludes)?;
+        Ok(WalkOptions::new(excludes, self.symlinks.into()))
+    }
 }
 
 /// Arguments of `manifest generate`.
@@ -149,13 +180,8 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             if let Some(o) = a.output.filter(|_| !to_stdout) {
                 opts.output = o;
             }
-            apply_walk(
-                &a.walk,
-                &mut opts.excludes,
-                &mut opts.default_excludes,
-                &mut opts.symlinks,
-                &mut opts.threads,
-            );
+            opts.walk = a.walk.options()?;
+            opts.threads = a.walk.threads;
             opts.allow_empty = a.walk.allow_empty;
             let progress = ctx.printer.progress(0, PROGRESS_THRESHOLD, "hashing");
             let (report, bytes) = manifest::generate_to(&opts, &progress, to_stdout)?;
@@ -171,34 +197,16 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 (None, Some(m)) => (crate::fsutil::parent_dir(&m).to_path_buf(), m),
                 (None, None) => (PathBuf::from("."), PathBuf::from(MANIFEST_NAME)),
             };
-            let mut opts = VerifyOptions::new(root);
+            let mut opts = ManifestVerifyOptions::new(root);
             opts.manifest = manifest;
             opts.allow_unlisted = a.allow_unlisted;
             opts.allow_empty = a.walk.allow_empty;
-            apply_walk(
-                &a.walk,
-                &mut opts.excludes,
-                &mut opts.default_excludes,
-                &mut opts.symlinks,
-                &mut opts.threads,
-            );
+            opts.walk = a.walk.options()?;
+            opts.threads = a.walk.threads;
             let progress = ctx.printer.progress(0, PROGRESS_THRESHOLD, "verifying");
             let report = manifest::verify(&opts, &progress)?;
             Ok(ctx.printer.emit(&report))
         }
         ManifestCmd::Digest(a) => Ok(ctx.printer.emit(&manifest::digest(&a.file)?)),
     }
-}
-
-fn apply_walk(
-    w: &WalkArgs,
-    excludes: &mut Vec<String>,
-    defaults: &mut bool,
-    symlinks: &mut SymlinkPolicy,
-    threads: &mut usize,
-) {
-    excludes.clone_from(&w.excludes);
-    *defaults = !w.no_default_excludes;
-    *symlinks = w.symlinks;
-    *threads = w.threads;
 }

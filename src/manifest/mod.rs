@@ -8,15 +8,13 @@ mod format;
 mod generate;
 mod hashing;
 mod verify;
-pub mod walk;
 
 use std::path::PathBuf;
 
 pub use digest::{DigestReport, digest, read_manifest};
 pub use format::{LineError, ManifestEntry, ParsedLine, parse, render};
 pub use generate::{GenerateOptions, GenerateReport, compute, generate, generate_to};
-pub use verify::{FileResult, FileStatus, VerifyOptions, VerifyReport, verify};
-pub use walk::{DEFAULT_EXCLUDED_DIRS, DEFAULT_EXCLUDED_FILES, SymlinkPolicy};
+pub use verify::{FileResult, FileStatus, ManifestVerifyOptions, ManifestVerifyReport, verify};
 
 use crate::fsutil::FsError;
 use crate::report::FindingCode;
@@ -62,14 +60,6 @@ pub enum ManifestError {
     /// The root is not a directory.
     #[error("`{}` is not a directory", .0.display())]
     NotADirectory(PathBuf),
-    /// An exclude glob does not compile.
-    #[error("invalid exclude glob `{glob}`: {reason}")]
-    BadGlob {
-        /// The glob.
-        glob: String,
-        /// Why.
-        reason: String,
-    },
     /// Entries that cannot be listed (symlinks under `refuse`, special files, non-UTF-8 names).
     #[error("refusing to write a manifest of `{}`: {}", root.display(), list(problems))]
     Refused {

@@ -13,16 +13,16 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::hashing::Hashed;
-use super::walk::{self, ProblemKind, SymlinkPolicy, WalkedFile};
 use super::{Code, ManifestError, ParsedLine, hashing};
 use crate::exit::ExitStatus;
 use crate::hash::Sha256Digest;
 use crate::output::{Progress, Render, Style, json_object};
 use crate::report::{Finding, Severity, all_clear, escape_for_display};
+use crate::walk::{self, ProblemKind, SymlinkPolicy, WalkOptions, WalkedFile};
 
 /// What to verify against what.
 #[derive(Debug, Clone)]
-pub struct VerifyOptions {
+pub struct ManifestVerifyOptions {
     /// The tree.
     pub root: PathBuf,
     /// The manifest file.
@@ -31,17 +31,14 @@ pub struct VerifyOptions {
     pub allow_unlisted: bool,
     /// Accept a manifest that lists nothing.
     pub allow_empty: bool,
-    /// Extra exclude globs (for the unlisted check).
-    pub excludes: Vec<String>,
-    /// Apply the default excludes (for the unlisted check).
-    pub default_excludes: bool,
-    /// What to do with symlinks.
-    pub symlinks: SymlinkPolicy,
+    /// How to walk the tree: the excludes decide only which *unlisted* files are reported; the
+    /// symlink policy also decides how listed paths are resolved.
+    pub walk: WalkOptions,
     /// Hashing threads; 0 = one per core.
     pub threads: usize,
 }
 
-impl VerifyOptions {
+impl ManifestVerifyOptions {
     /// Strict defaults for `root` with the manifest at `root/manifest.txt`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
@@ -50,9 +47,7 @@ impl VerifyOptions {
             root,
             allow_unlisted: false,
             allow_empty: false,
-            excludes: Vec::new(),
-            default_excludes: true,
-            symlinks: SymlinkPolicy::Refuse,
+            walk: WalkOptions::default(),
             threads: 0,
         }
     }
@@ -128,7 +123,7 @@ impl FileResult {
 
 /// The verification report.
 #[derive(Debug, Clone)]
-pub struct VerifyReport {
+pub struct ManifestVerifyReport {
     /// The tree.
     pub root: PathBuf,
     /// The manifest.
@@ -196,7 +191,10 @@ fn resolve(root: &Path, rel: &str, policy: SymlinkPolicy) -> Resolved {
 }
 
 /// Verify `opts.root` against `opts.manifest`.
-pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport, ManifestError> {
+pub fn verify(
+    opts: &ManifestVerifyOptions,
+    progress: &Progress,
+) -> Result<ManifestVerifyReport, ManifestError> {
     // The raw bytes are only needed for their digest and are not kept (a 100,000-line manifest
     // is ~9 MB).
     let (lines, manifest_digest) = super::read_manifest(&opts.manifest)?;
@@ -208,9 +206,7 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     let (tree, walked_hashes) = hashing::hash_tree(
         &opts.root,
         &opts.manifest,
-        &opts.excludes,
-        opts.default_excludes,
-        opts.symlinks,
+        &opts.walk,
         opts.threads,
         progress,
     )?;
@@ -223,7 +219,7 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
         .filter(|f| !listed.contains(f.rel.as_str()))
         .map(|f| f.rel.clone())
         .collect();
-    Ok(VerifyReport {
+    Ok(ManifestVerifyReport {
         root: opts.root.clone(),
         manifest: opts.manifest.clone(),
         manifest_digest,
@@ -237,7 +233,7 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
 
 /// Hash every listed file and turn the walk's refused entries into findings.
 fn check_listed(
-    opts: &VerifyOptions,
+    opts: &ManifestVerifyOptions,
     lines: Vec<ParsedLine>,
     tree: &walk::Walk,
     mut walked_hashes: Vec<Result<Hashed, String>>,
@@ -261,7 +257,7 @@ fn check_listed(
             hashed = Some(std::mem::replace(&mut walked_hashes[i], Err(String::new())));
             (FileStatus::Ok, None)
         } else {
-            match resolve(&opts.root, &l.entry.path, opts.symlinks) {
+            match resolve(&opts.root, &l.entry.path, opts.walk.symlinks) {
                 Resolved::File(abs) => {
                     extra_slots.push(files.len());
                     // Size unknown (0): hashed by reading to end of file, never by shortcut.
@@ -294,7 +290,7 @@ fn check_listed(
     }
     drop(walked_hashes);
     let to_hash: Vec<&WalkedFile> = extra.iter().collect();
-    let follow = opts.symlinks == SymlinkPolicy::Follow;
+    let follow = opts.walk.symlinks == SymlinkPolicy::Follow;
     let hashes = hashing::hash_all(&to_hash, opts.threads, follow, progress);
     progress.finish();
     for (slot, h) in extra_slots.into_iter().zip(hashes) {
@@ -339,7 +335,7 @@ fn refused_findings(files: &[FileResult], tree: &walk::Walk) -> (Vec<Finding>, b
     (findings, unreadable)
 }
 
-impl VerifyReport {
+impl ManifestVerifyReport {
     /// Every finding: listed files that are not ok, unlisted files, refused tree entries.
     pub fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
@@ -395,7 +391,7 @@ impl VerifyReport {
     }
 }
 
-impl Render for VerifyReport {
+impl Render for ManifestVerifyReport {
     fn schema(&self) -> &'static str {
         "vaultgate/manifest/v1"
     }
