@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use common::{have, json_of, repo_root, vg, write};
+use common::{json_of, repo_root, require, vg, write};
 use serde_json::Value;
 
 struct Packed {
@@ -478,8 +478,8 @@ fn foreign_tree(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn info_zip_archive_passes() {
-    if !have("zip") {
+fn info_zip_archive_passes_needs_zip() {
+    if !require("zip") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -497,8 +497,8 @@ fn info_zip_archive_passes() {
 }
 
 #[test]
-fn python_zipfile_archive_passes() {
-    if !have("python3") {
+fn python_zipfile_archive_passes_needs_python3() {
+    if !require("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -565,8 +565,8 @@ fn demo_bundle_passes_with_the_documented_command() {
 /// relative to the caller's folder, print both digests, and pass the gate with them pinned.
 /// Regression: it used to `cd` into the repository first, so a caller's relative paths broke.
 #[test]
-fn package_bundle_script_packs_prints_digests_and_gates_pinned() {
-    if !have("python3") {
+fn package_bundle_script_packs_prints_digests_and_gates_pinned_needs_python3() {
+    if !require("python3") {
         return;
     }
     let work = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{have, json_of, vg, write};
+use common::{json_of, require, vg, write};
 use predicates::prelude::*;
 
 /// A small tree with awkward but legal names.
@@ -40,8 +40,8 @@ fn sha256sum_c(dir: &Path, manifest: &str) -> std::process::Output {
 }
 
 #[test]
-fn generated_manifest_passes_gnu_sha256sum_and_tamper_fails_both() {
-    if !have("sha256sum") {
+fn generated_manifest_passes_gnu_sha256sum_and_tamper_fails_both_needs_sha256sum() {
+    if !require("sha256sum") {
         return;
     }
     let d = tree();
@@ -71,8 +71,8 @@ fn generated_manifest_passes_gnu_sha256sum_and_tamper_fails_both() {
 }
 
 #[test]
-fn manifests_written_by_gnu_sha256sum_verify_in_every_form() {
-    if !have("sha256sum") {
+fn manifests_written_by_gnu_sha256sum_verify_in_every_form_needs_sha256sum() {
+    if !require("sha256sum") {
         return;
     }
     let d = tree();

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use common::{have, json_of, shared, vg};
+use common::{json_of, require, require_shared, vg};
 use testkit::{E, build, extra};
 use vaultgate::bundle::ZipCode;
 use vaultgate::report::FindingCode;
@@ -51,8 +51,8 @@ fn audit_bytes(bytes: &[u8], extra_args: &[&str]) -> (std::process::Output, Vec<
 }
 
 #[test]
-fn corpus_verdicts_match_expected_json() {
-    let Some(root) = shared("corpus/zip") else {
+fn corpus_verdicts_match_expected_json_needs_shared_corpus() {
+    let Some(root) = require_shared("corpus/zip") else {
         return;
     };
     let expected: serde_json::Value =
@@ -116,8 +116,8 @@ fn benign_tree(root: &Path) {
 }
 
 #[test]
-fn info_zip_archives_pass() {
-    if !have("zip") {
+fn info_zip_archives_pass_needs_zip() {
+    if !require("zip") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -174,8 +174,8 @@ fn info_zip_archives_pass() {
 }
 
 #[test]
-fn python_zipfile_archives_pass() {
-    if !have("python3") {
+fn python_zipfile_archives_pass_needs_python3() {
+    if !require("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
