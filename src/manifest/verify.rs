@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::hashing::Hashed;
-use super::{Code, ManifestError, ParsedLine, hashing};
+use super::{ManifestCode, ManifestError, ParsedLine, hashing};
 use crate::exit::ExitStatus;
 use crate::hash::Sha256Digest;
 use crate::output::{Progress, Render, Style, json_object};
@@ -317,17 +317,20 @@ fn refused_findings(files: &[FileResult], tree: &walk::Walk) -> (Vec<Finding>, b
     {
         let (code, msg) = match &p.kind {
             ProblemKind::Symlink => (
-                Code::Symlink,
+                ManifestCode::Symlink,
                 "symlink in the tree; help: --symlinks follow|skip to choose".to_owned(),
             ),
             ProblemKind::Special => (
-                Code::SpecialFile,
+                ManifestCode::SpecialFile,
                 "FIFO, socket or device in the tree".to_owned(),
             ),
-            ProblemKind::NonUtf8 => (Code::NonUtf8Name, "name is not valid UTF-8".to_owned()),
+            ProblemKind::NonUtf8 => (
+                ManifestCode::NonUtf8Name,
+                "name is not valid UTF-8".to_owned(),
+            ),
             ProblemKind::Unreadable(e) => {
                 unreadable = true;
-                (Code::UnreadableFile, format!("cannot read: {e}"))
+                (ManifestCode::UnreadableFile, format!("cannot read: {e}"))
             }
         };
         findings.push(Finding::error(code, p.rel.clone(), msg));
@@ -344,7 +347,7 @@ impl ManifestVerifyReport {
             let finding = match f.status {
                 FileStatus::Ok => continue,
                 FileStatus::Mismatch => Finding::error(
-                    Code::HashMismatch,
+                    ManifestCode::HashMismatch,
                     subject,
                     format!(
                         "checksum mismatch: manifest says `{}`, file has `{}`",
@@ -353,21 +356,23 @@ impl ManifestVerifyReport {
                     ),
                 ),
                 FileStatus::Missing => {
-                    Finding::error(Code::MissingFile, subject, "listed file is missing")
+                    Finding::error(ManifestCode::MissingFile, subject, "listed file is missing")
                 }
                 FileStatus::Unreadable => Finding::error(
-                    Code::UnreadableFile,
+                    ManifestCode::UnreadableFile,
                     subject,
                     format!(
                         "cannot read: {}",
                         f.detail.as_deref().unwrap_or("unknown error")
                     ),
                 ),
-                FileStatus::NotAFile => {
-                    Finding::error(Code::NotAFile, subject, "listed path is not a regular file")
-                }
+                FileStatus::NotAFile => Finding::error(
+                    ManifestCode::NotAFile,
+                    subject,
+                    "listed path is not a regular file",
+                ),
                 FileStatus::Symlink => Finding::error(
-                    Code::Symlink,
+                    ManifestCode::Symlink,
                     subject,
                     "listed path is or passes through a symlink; help: --symlinks follow to check its target",
                 ),
@@ -377,9 +382,9 @@ impl ManifestVerifyReport {
         for u in &self.unlisted {
             let msg = "file is present but not listed";
             out.push(if self.allow_unlisted {
-                Finding::warning(Code::UnlistedFile, escape_for_display(u), msg)
+                Finding::warning(ManifestCode::UnlistedFile, escape_for_display(u), msg)
             } else {
-                Finding::error(Code::UnlistedFile, escape_for_display(u), msg)
+                Finding::error(ManifestCode::UnlistedFile, escape_for_display(u), msg)
             });
         }
         out.extend(self.tree_findings.iter().cloned());
