@@ -435,7 +435,7 @@ fn crlf_comments_uppercase_and_dot_slash_are_read() {
 }
 
 #[test]
-fn default_dir_is_the_manifests_folder_and_digest_matches_sha256sum() {
+fn default_dir_is_the_manifests_folder_and_digest_matches_sha256sum_needs_sha256sum() {
     let d = tree();
     vg().args(["manifest", "generate"])
         .arg(d.path())
@@ -452,9 +452,9 @@ fn default_dir_is_the_manifests_folder_and_digest_matches_sha256sum() {
         .output()
         .unwrap();
     let digest = String::from_utf8(out.stdout).unwrap();
-    let want = vaultgate::hash::sha256_file(&d.path().join("manifest.txt"))
-        .unwrap()
-        .to_hex();
+    let Some(want) = common::sha256sum_of_file(&d.path().join("manifest.txt")) else {
+        return;
+    };
     assert_eq!(digest.trim(), want);
     let j = json_of(
         &vg()

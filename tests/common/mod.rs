@@ -73,6 +73,65 @@ fn skip_or_panic(what: &str) {
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
+/// The SHA-256 of `bytes` as GNU `sha256sum` computes it (lowercase hex): the oracle for digest
+/// tests, from outside vaultgate. `None` after [`require`] said `sha256sum` is missing.
+pub fn sha256sum_of(bytes: &[u8]) -> Option<String> {
+    if !require("sha256sum") {
+        return None;
+    }
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), bytes).unwrap();
+    Some(oracle_hex(&child.wait_with_output().unwrap(), "sha256sum"))
+}
+
+/// The SHA-256 of the file at `path` as GNU `sha256sum` computes it; see [`sha256sum_of`].
+pub fn sha256sum_of_file(path: &Path) -> Option<String> {
+    if !require("sha256sum") {
+        return None;
+    }
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    Some(oracle_hex(&out, "sha256sum"))
+}
+
+/// The SHA-256 of the file at `path` as Python's `hashlib` computes it, for tests that already
+/// need `python3`. `None` after [`require`] said `python3` is missing.
+pub fn hashlib_sha256_of_file(path: &Path) -> Option<String> {
+    if !require("python3") {
+        return None;
+    }
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    Some(oracle_hex(&out, "python3 hashlib"))
+}
+
+/// The 64 hex digits an oracle printed first, checked to be just that.
+fn oracle_hex(out: &std::process::Output, what: &str) -> String {
+    assert!(out.status.success(), "{what} failed: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text.split_whitespace().next().unwrap_or("").to_owned();
+    assert!(
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "{what} printed no digest: {text}"
+    );
+    hex
+}
+
 /// Write `content` to `root/rel`, creating parent folders.
 pub fn write(root: &Path, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
     let p = root.join(rel);
