@@ -396,3 +396,51 @@ fn codes_not_named_by_any_end_to_end_test_are_pinned() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Commands whose `after_help` still writes its own exit-code list instead of the shared
+/// `EXIT_CODES_HELP` (through `exit::with_exit_codes`); each owner takes its command off.
+const OWN_EXIT_CODE_TEXT: &[&str] = &[
+    "vaultgate gate",
+    "vaultgate zip audit",
+    "vaultgate zip pack",
+];
+
+/// One exit-code text for every command: each leaf command's `--help` carries the shared
+/// `EXIT_CODES_HELP` exactly once and no other `Exit codes:` list.
+#[test]
+fn every_command_help_carries_the_one_exit_code_text() {
+    use clap::CommandFactory;
+    fn leaves(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        let subs: Vec<&clap::Command> = cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
+        if subs.is_empty() || path == "vaultgate" {
+            out.push((path.to_owned(), cmd.clone().render_long_help().to_string()));
+        }
+        for s in subs {
+            leaves(s, &format!("{path} {}", s.get_name()), out);
+        }
+    }
+    let mut cmd = vaultgate::cli::Cli::command();
+    cmd.build();
+    let mut all = Vec::new();
+    leaves(&cmd, "vaultgate", &mut all);
+    let mut problems = Vec::new();
+    for (path, help) in &all {
+        if OWN_EXIT_CODE_TEXT.contains(&path.as_str()) {
+            continue;
+        }
+        let shared = help.matches(vaultgate::exit::EXIT_CODES_HELP).count();
+        let lists = help.matches("Exit codes:").count();
+        if shared != 1 || lists != 1 {
+            problems.push(format!(
+                "`{path} --help`: shared exit-code text {shared} time(s), `Exit codes:` {lists} time(s)"
+            ));
+        }
+    }
+    for p in OWN_EXIT_CODE_TEXT {
+        assert!(all.iter().any(|(path, _)| path == p), "`{p}` is no command");
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

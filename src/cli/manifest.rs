@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Ctx;
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, with_exit_codes};
 use crate::manifest::{self, GenerateOptions, MANIFEST_NAME, ManifestVerifyOptions};
 use crate::walk::{Excludes, SymlinkPolicy, WalkError, WalkOptions};
 
@@ -20,9 +20,8 @@ Examples:
   vaultgate manifest generate dist -o -          # print instead of writing
   sha256sum -c manifest.txt                      # GNU coreutils reads the result
 
-Exit codes:
-  0  manifest written
-  2  could not run: unreadable file, symlink or special file refused, bad glob, empty tree";
+Nothing is written (exit 2) when a file is unreadable, a symlink or special file is refused, a
+glob is bad or the tree is empty.";
 
 const VERIFY_HELP: &str = "\
 Examples:
@@ -30,10 +29,9 @@ Examples:
   vaultgate manifest verify -m dist/manifest.txt # the tree is the manifest's folder
   vaultgate manifest verify dist --json | jq .summary
 
-Exit codes:
-  0  every listed file matches, none missing, nothing unlisted
-  1  a mismatch, a missing, unlisted or refused file (each reported)
-  2  could not run: malformed manifest (the line is named), unreadable file, bad flags";
+Passes when every listed file matches, none is missing and nothing is unlisted. Fails (exit 1)
+on a mismatch or a missing, unlisted or refused file, each reported. Cannot run (exit 2) on a
+malformed manifest (the line is named), an unreadable file or bad flags.";
 
 const DIGEST_HELP: &str = "\
 The SHA-256 of the manifest's bytes is the one value a CI gate pins: it commits to every
@@ -52,7 +50,7 @@ pub enum ManifestCmd {
     /// newline: the same tree gives the same bytes whatever the walk order or thread count. Names
     /// with `\`, LF or CR are written in sha256sum's escaped form; a file named `-` as `./-`.
     /// Files are hashed in parallel and streamed; the manifest is written atomically.
-    #[command(after_help = GENERATE_HELP)]
+    #[command(after_help = with_exit_codes(GENERATE_HELP))]
     Generate(GenerateArgs),
 
     /// Check a tree against a manifest, strictly
@@ -60,11 +58,11 @@ pub enum ManifestCmd {
     /// Reads our manifests and anything GNU sha256sum writes (text and binary markers, escaped
     /// names, --tag lines), plus `#` comments, CRLF endings and upper-case hex. Unlike
     /// `sha256sum -c`, a malformed line is an error, and files present but not listed fail.
-    #[command(after_help = VERIFY_HELP)]
+    #[command(after_help = with_exit_codes(VERIFY_HELP))]
     Verify(VerifyArgs),
 
     /// Print the SHA-256 of a manifest's bytes (the value to pin in CI)
-    #[command(after_help = DIGEST_HELP)]
+    #[command(after_help = with_exit_codes(DIGEST_HELP))]
     Digest(DigestArgs),
 }
 

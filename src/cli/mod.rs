@@ -97,6 +97,7 @@ enum Command {
     /// Print a shell completion script
     ///
     /// Example: `vaultgate completions bash > /etc/bash_completion.d/vaultgate`
+    #[command(after_help = EXIT_CODES_HELP)]
     Completions {
         /// The shell to generate completions for
         shell: clap_complete::Shell,

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::{ManifestEntry, ManifestError, hashing, render};
-use crate::exit::ExitStatus;
 use crate::fsutil;
 use crate::hash::{Sha256Digest, sha256_bytes};
-use crate::output::{Progress, Render, Style, json_object};
+use crate::output::{self, Progress, Render, Style, json_object};
 use crate::walk::{ProblemKind, WalkOptions};
 
 /// What to list and where to write it.
@@ -161,12 +160,7 @@ fn shown(p: &Path) -> String {
 }
 
 impl Render for GenerateReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/manifest/v1"
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(super::SCHEMA, output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": "generate",

@@ -36,6 +36,9 @@ pub fn fuzz_check(data: &[u8]) {
     assert_eq!(entries, again, "render -> parse changed the entries");
 }
 
+/// The `--json` schema of every manifest command.
+pub const SCHEMA: &str = "vaultgate/manifest/v1";
+
 /// The default manifest file name.
 pub const MANIFEST_NAME: &str = "manifest.txt";
 

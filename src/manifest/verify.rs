@@ -14,10 +14,9 @@ use serde_json::{Map, Value, json};
 
 use super::hashing::Hashed;
 use super::{ManifestCode, ManifestError, ParsedLine, hashing};
-use crate::exit::ExitStatus;
 use crate::hash::Sha256Digest;
-use crate::output::{Progress, Render, Style, json_object};
-use crate::report::{Finding, Severity, all_clear, escape_for_display};
+use crate::output::{Progress, Render, Style, json_object, verdict};
+use crate::report::{Finding, Severity, escape_for_display};
 use crate::walk::{self, ProblemKind, SymlinkPolicy, WalkOptions, WalkedFile};
 
 /// What to verify against what.
@@ -391,22 +390,21 @@ impl ManifestVerifyReport {
         out
     }
 
+    /// A file (listed or in the tree) could not be read: the check did not run in full.
+    pub fn could_not_run(&self) -> bool {
+        self.tree_unreadable || self.count(FileStatus::Unreadable) > 0
+    }
+
     fn count(&self, s: FileStatus) -> usize {
         self.files.iter().filter(|f| f.status == s).count()
     }
 }
 
 impl Render for ManifestVerifyReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/manifest/v1"
-    }
-    fn status(&self) -> ExitStatus {
-        if self.tree_unreadable || self.count(FileStatus::Unreadable) > 0 {
-            ExitStatus::Error
-        } else {
-            ExitStatus::pass_if(all_clear(&self.findings()))
-        }
-    }
+    crate::render_head!(super::SCHEMA, |r: &Self| verdict(
+        &r.findings(),
+        r.could_not_run()
+    ));
     fn to_json(&self) -> Map<String, Value> {
         let files: Vec<Value> = self
             .files
