@@ -272,6 +272,62 @@ fn special_files_and_non_utf8_names_are_refused() {
         ));
 }
 
+/// Verify reports each entry it refuses with its own code, listed or not: a listed path that is
+/// now a folder or a symlink, and a FIFO and a non-UTF-8 name that appeared in the tree.
+#[test]
+fn verify_names_every_refused_entry_with_its_code() {
+    let d = tree();
+    vg().args(["manifest", "generate"])
+        .arg(d.path())
+        .assert()
+        .success();
+    std::fs::remove_file(d.path().join("a.txt")).unwrap();
+    std::fs::create_dir(d.path().join("a.txt")).unwrap();
+    std::fs::remove_file(d.path().join("empty")).unwrap();
+    std::os::unix::fs::symlink("src/lib.rs", d.path().join("empty")).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(d.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(d.path().join(OsStr::from_bytes(b"bad\xffname")), "x").unwrap();
+    let out = vg()
+        .args(["manifest", "verify", "--json"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let j = json_of(&out);
+    let mut found: Vec<(String, String)> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["subject"].as_str().unwrap().to_owned(),
+                f["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    let want = [
+        ("a.txt", "manifest-not-a-file"),
+        ("bad\\xffname", "manifest-non-utf8-name"),
+        ("empty", "manifest-symlink"),
+        ("pipe", "manifest-special-file"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(s, c)| ((*s).to_owned(), (*c).to_owned()))
+        .collect();
+    assert_eq!(found, want);
+}
+
 #[test]
 fn unreadable_file_exits_2_and_the_others_are_still_reported() {
     // Root can read any mode, so make the read itself fail: /proc/self/mem gives EIO at offset 0.
@@ -303,6 +359,17 @@ fn unreadable_file_exits_2_and_the_others_are_still_reported() {
     assert_eq!(status("a.txt"), "mismatch");
     assert_eq!(status("src/lib.rs"), "ok");
     assert_eq!(j["summary"]["exit_code"], 2);
+    let finding = |p: &str| {
+        j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["subject"] == p)
+            .unwrap()["code"]
+            .clone()
+    };
+    assert_eq!(finding("empty"), "manifest-unreadable-file");
+    assert_eq!(finding("a.txt"), "manifest-hash-mismatch");
     vg().args(["manifest", "generate", "--symlinks", "follow"])
         .arg(d.path())
         .assert()
