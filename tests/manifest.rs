@@ -563,3 +563,26 @@ fn a_failed_generate_leaves_the_old_manifest_untouched() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+/// Raw → validated at the boundary: a bad `--exclude` glob is refused (exit 2, naming it) by
+/// generate and verify alike, before the tree is walked (so even a missing tree is not reached).
+#[test]
+fn a_bad_exclude_glob_is_refused_before_the_walk() {
+    for cmd in ["generate", "verify"] {
+        let out = vg()
+            .args([
+                "--json",
+                "manifest",
+                cmd,
+                "/nonexistent/tree",
+                "--exclude",
+                "a[",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let j = json_of(&out);
+        let msg = j["error"].as_str().unwrap();
+        assert!(msg.starts_with("invalid exclude glob `a[`"), "{cmd}: {msg}");
+    }
+}
