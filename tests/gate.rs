@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use common::{have, json_of, repo_root, vg, write};
+use common::{json_of, repo_root, require, vg, write};
 use serde_json::Value;
 
 struct Packed {
@@ -688,8 +688,8 @@ fn foreign_tree(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn info_zip_archive_passes() {
-    if !have("zip") {
+fn info_zip_archive_passes_needs_zip() {
+    if !require("zip") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -712,8 +712,8 @@ fn info_zip_archive_passes() {
 }
 
 #[test]
-fn python_zipfile_archive_passes() {
-    if !have("python3") {
+fn python_zipfile_archive_passes_needs_python3() {
+    if !require("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -761,10 +761,13 @@ fn assert_gate_passes(dir: &Path, zip: &Path, args: &[&str]) {
 
 /// The README's first command: the committed demo bundle passes with its manifest pinned.
 #[test]
-fn demo_bundle_passes_with_the_documented_command() {
+fn demo_bundle_passes_with_the_documented_command_needs_sha256sum() {
+    if !require("sha256sum") {
+        return;
+    }
     let root = repo_root();
     let dir = tempfile::tempdir().unwrap();
-    let manifest_sha = vaultgate::hash::sha256_bytes(&{
+    let manifest_sha = common::sha256sum_of(&{
         let mut ar =
             zip::ZipArchive::new(std::fs::File::open(root.join("fixtures/gate/demo.zip")).unwrap())
                 .unwrap();
@@ -775,7 +778,7 @@ fn demo_bundle_passes_with_the_documented_command() {
             .unwrap();
         m
     })
-    .to_hex();
+    .unwrap();
     let readme = std::fs::read_to_string(root.join("fixtures/gate/README.md")).unwrap();
     assert!(
         readme.contains(&manifest_sha),
@@ -792,8 +795,8 @@ fn demo_bundle_passes_with_the_documented_command() {
 /// relative to the caller's folder, print both digests, and pass the gate with them pinned.
 /// Regression: it used to `cd` into the repository first, so a caller's relative paths broke.
 #[test]
-fn package_bundle_script_packs_prints_digests_and_gates_pinned() {
-    if !have("python3") {
+fn package_bundle_script_packs_prints_digests_and_gates_pinned_needs_python3() {
+    if !require("python3") {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -819,9 +822,7 @@ fn package_bundle_script_packs_prints_digests_and_gates_pinned() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let digest = vaultgate::hash::sha256_file(&work.path().join("out.zip"))
-        .unwrap()
-        .to_hex();
+    let digest = common::hashlib_sha256_of_file(&work.path().join("out.zip")).unwrap();
     assert!(
         stdout.contains(&format!("bundle sha256:   {digest}")),
         "{stdout}"
@@ -947,7 +948,7 @@ fn a_timeout_without_a_unit_suggests_the_helps_spelling() {
 /// value is the one the earlier serialisation gave (pinned); a non-ASCII command hashes to the
 /// canonical (ASCII-escaped) form, computed here by Python's `json.dumps` as an outside oracle.
 #[test]
-fn run_id_is_the_sha256_of_the_canonical_configuration() {
+fn run_id_is_the_sha256_of_the_canonical_configuration_needs_python3() {
     let root = repo_root();
     let dir = tempfile::tempdir().unwrap();
     let pin = "b17eea588fbfef77c9a7ae9d7bd8f3fe73f8bb96ef20e7881d882c37596d800a";
@@ -968,19 +969,19 @@ fn run_id_is_the_sha256_of_the_canonical_configuration() {
         run("sh checks.sh"),
         "sha256:94e1cc5de4f6f5e7e8bd26cfe36e09ff62f899f7cd93e345cdbd5a095d45a96b"
     );
-    if !have("python3") {
+    if !require("python3") {
         return;
     }
     let script = r#"import hashlib,json,sys
+bundle=hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest()
 d={"audit":{"allow_byproducts":False,"deep":False,"max_entries":100000,"max_name_len":1024,"max_ratio":1000,"max_total_size":4<<30},
-"bundle_sha256":sys.argv[1],"expect_manifest":sys.argv[2],"expect_sha256":None,"require":[],"run":[sys.argv[3]],"schema":"vaultgate/gate/v1","timeout_ms":600000}
+"bundle_sha256":bundle,"expect_manifest":sys.argv[2],"expect_sha256":None,"require":[],"run":[sys.argv[3]],"schema":"vaultgate/gate/v1","timeout_ms":600000}
 print("sha256:"+hashlib.sha256(json.dumps(d,sort_keys=True,separators=(",",":")).encode()).hexdigest())"#;
-    let bundle = vaultgate::hash::sha256_file(&root.join("fixtures/gate/demo.zip"))
-        .unwrap()
-        .to_hex();
     let cmd = "échec \u{1f600}";
     let py = std::process::Command::new("python3")
-        .args(["-c", script, &bundle, pin, cmd])
+        .args(["-c", script])
+        .arg(root.join("fixtures/gate/demo.zip"))
+        .args([pin, cmd])
         .output()
         .unwrap();
     assert!(py.status.success());

@@ -12,9 +12,10 @@ use super::workspace::{ReportDir, Workspace};
 use super::{GateCode, GateOptions, StepError, audit_options, check_id, run_id, runner};
 use crate::bundle::{self, Entry, extract};
 use crate::hash;
-use crate::manifest::{self, ManifestError, VerifyOptions};
+use crate::manifest::{self, ManifestError, ManifestVerifyOptions};
 use crate::output::Progress;
 use crate::report::{Finding, Location, all_clear, escape_bytes_for_display, escape_for_display};
+use crate::walk::WalkOptions;
 
 /// How many lines of a failing check's stderr the screen shows.
 const SCREEN_LINES: usize = 10;
@@ -174,9 +175,9 @@ impl<'a> Pipeline<'a> {
             ));
             return Ok((format!("sha256 {digest}"), ()));
         }
-        let mut vopts = VerifyOptions::new(tree);
-        // Nothing may hide in a gated tree: no default excludes.
-        vopts.default_excludes = false;
+        let mut vopts = ManifestVerifyOptions::new(tree);
+        // Nothing may hide in a gated tree: no excludes at all, symlinks refused.
+        vopts.walk = WalkOptions::exact();
         match manifest::verify(&vopts, &Progress::hidden()) {
             Ok(v) => {
                 f.extend(v.findings());
