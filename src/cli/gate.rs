@@ -29,10 +29,9 @@ Examples:
   vaultgate gate fixtures/gate/demo.zip --allow-unpinned --run 'sh checks.sh' --require checks.sh
   vaultgate gate bundle.zip --expect-manifest \"$MANIFEST_SHA256\" --timeout 30s --json
 
-Exit codes:
-  0  pass: every step passed
-  1  a step failed (findings in the report; later steps skipped)
-  2  could not run: usage, I/O or internal error (the report is still written when possible)
+Verdict: pass only when every step passed; a failed step is exit 1 (findings in the report,
+later steps skipped); a step that could not run is exit 2 (the report is still written when
+possible).
 
 Re-running in the same folder replaces a previous gate report in --report (and only that: any
 other non-empty directory is refused unless --force).";
