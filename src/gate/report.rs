@@ -315,12 +315,13 @@ fn describe_exit(c: &CheckRecord) -> String {
     }
 }
 
-impl Render for GateReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/gate/v1"
-    }
+/// The gate's `--json` schema.
+pub const SCHEMA: &str = "vaultgate/gate/v1";
 
-    fn status(&self) -> ExitStatus {
+impl GateReport {
+    /// The verdict, from the steps: any `error` (or no step at all, or a report that could not
+    /// be written) → `Error`, else any `fail` → `Fail`, else `Pass`.
+    pub fn verdict(&self) -> ExitStatus {
         let mut status = ExitStatus::Pass;
         for s in &self.steps {
             status = status.worst(match s.status {
@@ -334,6 +335,10 @@ impl Render for GateReport {
         }
         status
     }
+}
+
+impl Render for GateReport {
+    crate::render_head!(SCHEMA, Self::verdict);
 
     fn to_json(&self) -> Map<String, Value> {
         let hex = |d: Option<Sha256Digest>| d.map(|d| d.to_hex());
