@@ -1148,6 +1148,21 @@ fn race_bundle(dir: &Path) -> RaceBundle {
 /// the child ended first.
 fn rewrite_while_reading(child: &mut std::process::Child, b: &RaceBundle) -> Option<u64> {
     use std::io::{Seek, SeekFrom};
+    while_reading(child, b, |f| {
+        for (at, bytes) in &b.forgery {
+            f.seek(SeekFrom::Start(*at)).unwrap();
+            f.write_all(bytes).unwrap();
+        }
+    })
+}
+
+/// Wait until `child` reads `b.zip` past its small entries (but not yet to its end), then do
+/// `change` to the file and restore its mtime. Returns the read position seen.
+fn while_reading(
+    child: &mut std::process::Child,
+    b: &RaceBundle,
+    change: impl FnOnce(&mut std::fs::File),
+) -> Option<u64> {
     let canonical = b.zip.canonicalize().unwrap();
     let mtime = std::fs::metadata(&b.zip).unwrap().modified().unwrap();
     while child.try_wait().unwrap().is_none() {
@@ -1159,10 +1174,7 @@ fn rewrite_while_reading(child: &mut std::process::Child, b: &RaceBundle) -> Opt
                 .write(true)
                 .open(&b.zip)
                 .unwrap();
-            for (at, bytes) in &b.forgery {
-                f.seek(SeekFrom::Start(*at)).unwrap();
-                f.write_all(bytes).unwrap();
-            }
+            change(&mut f);
             f.set_modified(mtime).unwrap();
             return Some(pos);
         }
@@ -1250,4 +1262,35 @@ fn a_bundle_rewritten_in_place_during_the_gate_is_not_what_runs() {
         std::fs::read(dir.path().join("forged-report/checks/01.stdout")).unwrap(),
         b"FORGED!!\n"
     );
+}
+
+/// The snapshot's own change check: a bundle whose length changes during the gate's one read
+/// (here: truncated to half, mtime restored) fails closed with `gate-bundle-changed`, even when
+/// nothing is pinned that would catch it (`--allow-unpinned`).
+#[test]
+fn a_bundle_whose_length_changes_during_the_read_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = race_bundle(dir.path());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vaultgate"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(dir.path())
+        .arg("gate")
+        .arg(&b.zip)
+        .args(["--allow-unpinned", "--json", "--run", "true"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let half = b.big_len / 2;
+    let seen = while_reading(&mut child, &b, |f| f.set_len(half).unwrap());
+    let out = child.wait_with_output().unwrap();
+    seen.expect("race not reproduced: the gate finished before the writer saw it reading");
+    let j = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{j:#}");
+    assert_eq!(status_of(&j, "audit"), "fail");
+    assert!(
+        codes(&j).contains(&"gate-bundle-changed".to_owned()),
+        "{j:#}"
+    );
+    assert_eq!(status_of(&j, "check-01"), "skipped");
 }
