@@ -1294,3 +1294,28 @@ fn a_bundle_whose_length_changes_during_the_read_fails_closed() {
     );
     assert_eq!(status_of(&j, "check-01"), "skipped");
 }
+
+/// A bundle without `manifest.txt` fails at the manifest step; a malformed one too.
+#[test]
+fn a_missing_or_malformed_manifest_fails_the_manifest_step() {
+    let p = packed();
+    rebuild(&p, |e| e.retain(|(n, _)| n != "manifest.txt"));
+    let (o, j) = gate(&p, &["--run", "true"]);
+    assert_eq!(o.status.code(), Some(1), "{j:#}");
+    assert_eq!(status_of(&j, "manifest"), "fail");
+    assert!(
+        codes(&j).contains(&"gate-manifest-missing".to_owned()),
+        "{j:#}"
+    );
+    assert_eq!(status_of(&j, "check-01"), "skipped");
+    rebuild(&p, |e| {
+        e.push(("manifest.txt".into(), b"not a manifest line\n".to_vec()))
+    });
+    let (o, j) = gate(&p, &["--allow-unpinned", "--run", "true"]);
+    assert_eq!(o.status.code(), Some(1), "{j:#}");
+    assert_eq!(status_of(&j, "manifest"), "fail");
+    assert!(
+        codes(&j).contains(&"gate-manifest-invalid".to_owned()),
+        "{j:#}"
+    );
+}
