@@ -1309,7 +1309,7 @@ fn a_missing_or_malformed_manifest_fails_the_manifest_step() {
     );
     assert_eq!(status_of(&j, "check-01"), "skipped");
     rebuild(&p, |e| {
-        e.push(("manifest.txt".into(), b"not a manifest line\n".to_vec()))
+        e.push(("manifest.txt".into(), b"not a manifest line\n".to_vec()));
     });
     let (o, j) = gate(&p, &["--allow-unpinned", "--run", "true"]);
     assert_eq!(o.status.code(), Some(1), "{j:#}");
