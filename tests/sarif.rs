@@ -371,7 +371,7 @@ fn gate_junit_has_a_testcase_per_step_and_check_with_their_logs() {
         "the check after the failure is skipped"
     );
     // Well-formed XML, read by an independent parser when python3 is there.
-    if common::have("python3") {
+    if common::require("python3") {
         let f = d.path().join("junit.xml");
         std::fs::write(&f, &xml).unwrap();
         let parsed = std::process::Command::new("python3")
@@ -434,4 +434,59 @@ fn formats_refuse_contradictions_and_bad_docs_urls() {
         .output()
         .unwrap();
     assert_eq!(json_of(&json)["schema"], "vaultgate/zip/v1");
+}
+
+#[test]
+fn journal_verify_sarif_points_at_the_journal_line() {
+    let d = tempfile::tempdir().unwrap();
+    let j = d.path().join("steps.jsonl");
+    for name in ["build", "test"] {
+        vg().args(["journal", "append"])
+            .arg(&j)
+            .args(["--name", name, "--status", "ok", "-q"])
+            .env("VAULTGATE_NOW", "2026-01-02T03:04:05Z")
+            .assert()
+            .success();
+    }
+    let text = std::fs::read_to_string(&j).unwrap();
+    std::fs::write(
+        &j,
+        text.replacen("\"name\":\"test\"", "\"name\":\"tost\"", 1),
+    )
+    .unwrap();
+    let json = vg()
+        .args(["--json", "journal", "verify"])
+        .arg(&j)
+        .output()
+        .unwrap();
+    assert_eq!(json.status.code(), Some(1));
+    let codes = json_codes(&json_of(&json));
+    assert!(
+        codes.iter().any(|c| c == "journal-hash-mismatch"),
+        "{codes:?}"
+    );
+    let out = vg()
+        .args(["journal", "verify", "--format", "sarif"])
+        .arg(&j)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = valid_sarif(&out);
+    assert_results_match(&log, &codes);
+    let result = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "journal-hash-mismatch")
+        .unwrap();
+    let phys = &result["locations"][0]["physicalLocation"];
+    assert!(
+        phys["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/steps.jsonl")
+    );
+    assert_eq!(phys["region"]["startLine"], 2);
+    let first_line_len = text.lines().next().unwrap().len() + 1;
+    assert_eq!(phys["region"]["byteOffset"], first_line_len);
 }

@@ -17,6 +17,7 @@ use crate::exit::{EXIT_CODES_HELP, ExitStatus};
 use crate::fsutil;
 use crate::journal::{self, JournalError, NewStep, RefusalReport, VerifyOptions};
 use crate::output::Render;
+use crate::report::Finding;
 
 fn help(examples: &str) -> String {
     format!("Examples:\n{examples}\n\n{EXIT_CODES_HELP}")
@@ -134,6 +135,25 @@ pub struct VerifyArgs {
     /// The number of records the journal must have
     #[arg(long, value_name = "N")]
     expect_count: Option<usize>,
+
+    #[command(flatten)]
+    format: super::FormatArg,
+}
+
+/// A journal issue as a finding pointing at its line and byte offset in the journal.
+fn issue_finding(path: &Path, issue: &journal::Issue) -> Finding {
+    let file = crate::report::escape_bytes_for_display(path.as_os_str().as_encoded_bytes());
+    Finding::error(
+        issue.code,
+        format!("{file}:{}", issue.line),
+        issue.message.clone(),
+    )
+    .at(crate::report::Location {
+        file: Some(file),
+        line: (issue.line > 0).then_some(u64::try_from(issue.line).unwrap_or(u64::MAX)),
+        byte_offset: Some(issue.offset),
+        ..crate::report::Location::default()
+    })
 }
 
 fn parse_hash(s: &str) -> Result<String, String> {
@@ -205,7 +225,18 @@ pub fn run(cmd: JournalCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 expect_head: v.expect_head,
                 expect_count: v.expect_count,
             };
-            Ok(emit(ctx, &journal::verify(&v.file, &opts)?))
+            let report = journal::verify(&v.file, &opts)?;
+            // Until the journal's issues are `report::Finding`s, map them here for SARIF.
+            let findings: Vec<Finding> = report
+                .issues
+                .iter()
+                .map(|i| issue_finding(&v.file, i))
+                .collect();
+            ctx.emit_as(v.format.format, &report, || {
+                let codes = crate::sarif::codes::<journal::JournalCode>();
+                let file = crate::sarif::Artifact::File(v.file.clone());
+                crate::sarif::Run::new("journal verify", codes, &findings, file)
+            })
         }
         JournalCmd::Head { file } => Ok(emit(ctx, &journal::head(&file)?)),
         JournalCmd::Show { file, step_id } => match journal::show(&file, step_id.as_deref()) {
