@@ -4,7 +4,7 @@
 //! Contract: [`read_structure`] never trusts a declared size for an allocation and never reads
 //! the archive into memory: it seeks and reads bounded buffers (the EOCD search reads at most
 //! 64 KiB + 22 bytes; each header at most 46 + 3 × 65535 bytes), so memory is bounded by the
-//! entry limit, not by the archive size. Everything odd is an [`Issue`] (a finding to be), never
+//! entry limit, not by the archive size. Everything odd is a [`Finding`] located at its entry, never
 //! a silent correction: the reader notes prepended bytes, trailing bytes, gaps, overlaps, hidden
 //! local headers, and every disagreement between the records a reader could choose to believe.
 //! It returns `Err` only for I/O errors (the audit could not run).
@@ -12,6 +12,7 @@
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use super::codes::ZipCode;
+use crate::report::{Finding, Location};
 
 pub(crate) const SIG_LOCAL: u32 = 0x0403_4b50;
 const SIG_CENTRAL: u32 = 0x0201_4b50;
@@ -73,19 +74,6 @@ pub struct Entry {
     pub local_ok: bool,
 }
 
-/// A structural problem, attached to an entry when it is about one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issue {
-    /// The finding code.
-    pub code: ZipCode,
-    /// The entry index, when the issue is about one entry.
-    pub entry: Option<usize>,
-    /// Lowercase message, user values in backticks.
-    pub message: String,
-    /// Reported, but does not fail the audit.
-    pub warning: bool,
-}
-
 /// Where the records are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Layout {
@@ -110,8 +98,9 @@ pub struct Layout {
 pub struct Structure {
     /// Entries in central-directory order (at most the entry limit).
     pub entries: Vec<Entry>,
-    /// Every structural problem.
-    pub issues: Vec<Issue>,
+    /// Every structural problem; one about an entry has its `entry_index` and, once
+    /// [`read_structure`] returns, the entry's name as its subject.
+    pub findings: Vec<Finding>,
     /// The record positions, when an end record was found.
     pub layout: Option<Layout>,
     /// `(start, end, index)` of every entry whose local header was verified.
@@ -120,21 +109,28 @@ pub struct Structure {
 
 impl Structure {
     fn issue(&mut self, code: ZipCode, entry: Option<usize>, message: String) {
-        self.issues.push(Issue {
-            code,
-            entry,
-            message,
-            warning: false,
-        });
+        let location = Location {
+            entry_index: entry.map(|i| i as u64),
+            ..Location::default()
+        };
+        self.findings
+            .push(Finding::error(code, "archive", message).at(location));
     }
 
     fn warning(&mut self, code: ZipCode, message: String) {
-        self.issues.push(Issue {
-            code,
-            entry: None,
-            message,
-            warning: true,
-        });
+        self.findings
+            .push(Finding::warning(code, "archive", message));
+    }
+
+    /// Name each entry finding after its entry (findings are raised while the entries are
+    /// still being read, so the subject is filled in once they all are).
+    fn name_subjects(&mut self) {
+        for f in &mut self.findings {
+            let entry = f.location.as_ref().and_then(|l| l.entry_index);
+            if let Some(e) = entry.and_then(|i| self.entries.get(usize::try_from(i).ok()?)) {
+                f.subject = super::names::display(&e.raw_name);
+            }
+        }
     }
 }
 
@@ -290,33 +286,46 @@ pub fn read_structure<R: Read + Seek>(
     max_entries: u64,
     max_name_len: usize,
 ) -> io::Result<Structure> {
-    let mut at = At::new(reader, file_size)?;
     let mut st = Structure::default();
-    let Some(mut layout) = find_end_records(&mut at, &mut st)? else {
-        return Ok(st);
+    read_into(reader, file_size, max_entries, max_name_len, &mut st)?;
+    st.name_subjects();
+    Ok(st)
+}
+
+fn read_into<R: Read + Seek>(
+    reader: R,
+    file_size: u64,
+    max_entries: u64,
+    max_name_len: usize,
+    st: &mut Structure,
+) -> io::Result<()> {
+    let mut at = At::new(reader, file_size)?;
+    let st = &mut *st;
+    let Some(mut layout) = find_end_records(&mut at, st)? else {
+        return Ok(());
     };
     let end_of_cd = layout.zip64_eocd_offset.unwrap_or(layout.eocd_offset);
-    let Some(cd_start) = locate_central_directory(&mut at, &mut st, &layout, end_of_cd)? else {
+    let Some(cd_start) = locate_central_directory(&mut at, st, &layout, end_of_cd)? else {
         st.layout = Some(layout);
-        return Ok(st);
+        return Ok(());
     };
     // Offsets inside the archive are relative to where the writer thought it started.
     let base = cd_start.saturating_sub(layout.cd_offset);
     layout.cd_offset = cd_start;
     let complete = read_central_directory(
         &mut at,
-        &mut st,
+        st,
         &layout,
         end_of_cd,
         base,
         (max_entries, max_name_len),
     )?;
     st.layout = Some(layout.clone());
-    check_local_headers(&mut at, &mut st, cd_start)?;
+    check_local_headers(&mut at, st, cd_start)?;
     if complete {
-        check_layout(&mut at, &mut st, base, cd_start)?;
+        check_layout(&mut at, st, base, cd_start)?;
     }
-    Ok(st)
+    Ok(())
 }
 
 struct Eocd {
@@ -779,7 +788,7 @@ fn central_entry(
                         Some(index),
                         format!(
                             "unicode path field 0x7075 names it `{}`",
-                            crate::report::escape_bytes_for_display(&e.data[5..])
+                            super::names::display(&e.data[5..])
                         ),
                     ),
                     _ => {}
@@ -889,7 +898,7 @@ fn check_local_header<R: Read + Seek>(
             st,
             "name",
             crate::report::escape_bytes_for_display(name),
-            crate::report::escape_bytes_for_display(&e.raw_name),
+            super::names::display(&e.raw_name),
         );
     }
     if flags != e.flags {
@@ -936,7 +945,7 @@ fn check_local_header<R: Read + Seek>(
                         i,
                         format!(
                             "local unicode path field 0x7075 names it `{}`",
-                            crate::report::escape_bytes_for_display(&x.data[5..])
+                            super::names::display(&x.data[5..])
                         ),
                     ),
                     _ => {}

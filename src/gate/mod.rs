@@ -126,7 +126,10 @@ impl GateOptions {
 /// The audit options of the gate: the defaults, not deep (extraction streams every entry with
 /// the size and CRC checks a deep audit would do, so reading the data twice buys nothing).
 pub fn audit_options() -> AuditOptions {
-    AuditOptions::default()
+    AuditOptions {
+        deep: false,
+        ..AuditOptions::default()
+    }
 }
 
 /// `run_id`: `sha256:` + lowercase hex SHA-256 of the canonical configuration bytes, i.e. the
