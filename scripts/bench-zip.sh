@@ -80,13 +80,13 @@ for z in $bundles; do
 done
 for z in $bundles; do cat "$work/$z.md"; done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; uptime
-# Medians (wall and CPU = user + system), and each command's ratio to unzip -t and names.py,
-# from the same run.
+# Wall medians and mean CPU time (user + system, as hyperfine reports it), and each command's
+# ratio to unzip -t and names.py, from the same run.
 python3 - $(for z in $bundles; do echo "$work/$z.json"; done) <<'PY'
-import json, statistics, sys
+import json, sys
 for path in sys.argv[1:]:
     rs = json.load(open(path))["results"]
-    cpu = {r["command"]: statistics.median(u + s for u, s in zip(r["user"], r["system"])) for r in rs}
+    cpu = {r["command"]: r["user"] + r["system"] for r in rs}
     wall = {r["command"]: r["median"] for r in rs}
     print(path)
     for r in rs:

@@ -28,8 +28,21 @@ const RESERVED: &[&str] = &[
 const MAX_COMPONENT: usize = 255;
 
 /// Every rule `raw` breaks, as `(code, message)`.
-#[allow(clippy::too_many_lines)] // the rules, in the order a reader meets them
 pub fn check_name(
+    raw: &[u8],
+    utf8_flag: bool,
+    unicode_extra: bool,
+    max_len: usize,
+) -> Vec<(ZipCode, String)> {
+    if ascii_clean(raw, max_len) {
+        return Vec::new();
+    }
+    all_rules(raw, utf8_flag, unicode_extra, max_len)
+}
+
+/// [`check_name`] without the fast path.
+#[allow(clippy::too_many_lines)] // the rules, in the order a reader meets them
+fn all_rules(
     raw: &[u8],
     utf8_flag: bool,
     unicode_extra: bool,
@@ -207,6 +220,28 @@ pub fn display(raw: &[u8]) -> String {
     out
 }
 
+/// One pass over an ASCII name that answers `true` only when [`check_name`] would find nothing
+/// (most names in a real bundle): non-empty, within the limit, not absolute, no control
+/// character, `\\` or `:`, and every component non-empty, not `.` or `..`, at most 255 bytes,
+/// without a space or a trailing dot, and with a stem that cannot be a device name. Anything
+/// else goes through every rule; a test checks the two agree.
+fn ascii_clean(raw: &[u8], max_len: usize) -> bool {
+    if raw.is_empty() || raw.len() > max_len || raw[0] == b'/' || !raw.is_ascii() {
+        return false;
+    }
+    let body = raw.strip_suffix(b"/").unwrap_or(raw);
+    body.split(|&b| b == b'/').all(|comp| {
+        let stem = comp.iter().position(|&b| b == b'.').unwrap_or(comp.len());
+        !comp.is_empty()
+            && comp.len() <= MAX_COMPONENT
+            && comp.last() != Some(&b'.')
+            && !comp
+                .iter()
+                .any(|&b| b < 0x21 || b == 0x7f || b == b'\\' || b == b':')
+            && !(matches!(stem, 3..=7) && std::str::from_utf8(comp).is_ok_and(is_reserved))
+    })
+}
+
 fn esc(s: &str) -> String {
     crate::report::escape_for_display(s)
 }
@@ -216,8 +251,23 @@ fn esc(s: &str) -> String {
 fn is_reserved(comp: &str) -> bool {
     let stem = comp.split('.').next().unwrap_or(comp).trim_end_matches(' ');
     if stem.is_ascii() {
-        // Same answer as below without allocating: ASCII lower-casing is `to_ascii_lowercase`.
-        return RESERVED.iter().any(|r| stem.eq_ignore_ascii_case(r));
+        // The ASCII entries of `RESERVED`, matched without a scan of the list or an allocation
+        // (a test checks the two agree).
+        let b = stem.as_bytes();
+        if !(3..=7).contains(&b.len()) {
+            return false;
+        }
+        let mut low = [0u8; 7];
+        for (l, c) in low.iter_mut().zip(b) {
+            *l = c.to_ascii_lowercase();
+        }
+        let s = &low[..b.len()];
+        return matches!(
+            s,
+            b"con" | b"prn" | b"aux" | b"nul" | b"conin$" | b"conout$"
+        ) || (s.len() == 4
+            && matches!(&s[..3], b"com" | b"lpt")
+            && matches!(s[3], b'1'..=b'9'));
     }
     let lower = stem.to_lowercase();
     RESERVED.contains(&lower.as_str())
@@ -352,6 +402,49 @@ mod tests {
         assert_eq!(fold_key("stra\u{df}e"), fold_key("STRASSE"));
         assert_eq!(fold_key("\u{fb01}le"), fold_key("FILE"));
         assert_eq!(fold_key("\u{212a}"), "k");
+    }
+
+    proptest::proptest! {
+        /// The one-pass ASCII answer never hides a finding the full rules would report.
+        #[test]
+        fn the_ascii_fast_path_agrees_with_every_rule(
+            name in "[a-zA-Z0-9 ./:\\\\\\x00-\\x1f\\x7f$]{0,12}",
+            max_len in 1usize..16,
+        ) {
+            if ascii_clean(name.as_bytes(), max_len) {
+                let full = all_rules(name.as_bytes(), true, false, max_len);
+                proptest::prop_assert!(full.is_empty(), "{name:?}: {full:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_device_names_match_the_list() {
+        for r in RESERVED.iter().filter(|r| r.is_ascii()) {
+            assert!(is_reserved(r) && is_reserved(&r.to_uppercase()), "{r}");
+            assert!(
+                is_reserved(&format!("{r}.txt")) && is_reserved(&format!("{r}  .tar.gz")),
+                "{r}"
+            );
+        }
+        for n in [
+            "co", "conx", "com0", "lpt", "comm1", "nul1", "conin", "conout$x", "pkg", "mod00",
+        ] {
+            assert!(!is_reserved(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_ordinary_names_only() {
+        for n in ["pkg/mod00/file00000.py", "a/", "README", "x.tar.gz"] {
+            assert!(ascii_clean(n.as_bytes(), 100), "{n}");
+        }
+        for n in [
+            "", "/a", "a//b", "a/./b", "../a", "a.", "a b", "con", "aux.txt", "a:b", "a\\b",
+            "CONIN$",
+        ] {
+            assert!(!ascii_clean(n.as_bytes(), 100), "{n}");
+        }
     }
 
     #[test]
