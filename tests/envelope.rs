@@ -753,3 +753,74 @@ fn concurrent_recorded_checks_never_overspend() {
         .assert()
         .success();
 }
+
+/// Every op, every path allowed; `ci/**` and `docs/policy.md` protected.
+const OPEN_ENVELOPE: &str = r#"{
+    "allow_ops": ["read", "list", "exec", "write", "create", "delete", "rename", "chmod"],
+    "allow_paths": ["**", "."],
+    "deny_paths": [],
+    "protected_paths": ["ci/**", "docs/policy.md"],
+    "max_budget_usd": 1
+}"#;
+
+/// Regression (issue 8 §3): the always-protected files were compared byte for byte while the
+/// protected globs match case-insensitively, so `ENVELOPE.JSON` (the envelope itself on a
+/// case-insensitive file system) could be written. Every case variant is refused now.
+#[test]
+fn case_variants_of_the_envelope_baseline_and_journal_are_protected() {
+    let p = Project::new(OPEN_ENVELOPE);
+    journal_append(&p.root, "budget.jsonl", "{}");
+    for variant in [
+        "ENVELOPE.JSON",
+        "Envelope.json",
+        "envelope.json.BASELINE.json",
+        "ENVELOPE.JSON.baseline.json",
+        "BUDGET.JSONL",
+    ] {
+        for op in ["write", "create", "delete", "rename", "chmod"] {
+            let out = p.check(op, &[variant], &["--journal", "budget.jsonl"]);
+            assert_eq!(exit(&out), 1, "{op} {variant}: {}", stderr(&out));
+            assert_eq!(codes(&out), ["envelope-path-protected"], "{op} {variant}");
+        }
+        let out = p.check("read", &[variant], &["--journal", "budget.jsonl"]);
+        assert_eq!(exit(&out), 0, "read {variant}");
+    }
+}
+
+/// Regression (issue 8 §3): with `protected_paths: ["ci/**"]`, `chmod ci`, `write ci` and
+/// `chmod .` were allowed: only `delete` judged a folder's contents. A mutating op on a folder
+/// that holds a protected path is refused; read-only ops (`read`, `list`, `exec`) change
+/// nothing beneath it and stay allowed.
+#[test]
+fn mutating_a_folder_that_holds_protected_paths_is_refused() {
+    let p = Project::new(OPEN_ENVELOPE);
+    for (op, path) in [
+        ("chmod", "ci"),
+        ("write", "ci"),
+        ("create", "ci"),
+        ("rename", "ci"),
+        ("delete", "ci"),
+        ("chmod", "."),
+        ("write", "."),
+        ("chmod", "docs"),
+    ] {
+        let out = p.check(op, &[path], &[]);
+        assert_eq!(exit(&out), 1, "{op} {path}: {}", stderr(&out));
+        assert!(
+            codes(&out).iter().all(|c| c == "envelope-path-protected"),
+            "{op} {path}: {:?}",
+            codes(&out)
+        );
+    }
+    for op in ["read", "list", "exec"] {
+        for path in ["ci", "."] {
+            assert_eq!(exit(&p.check(op, &[path], &[])), 0, "{op} {path}");
+        }
+    }
+    // A folder holding nothing protected may still be changed.
+    assert_eq!(exit(&p.check("chmod", &["src/lib"], &[])), 0);
+    // Reached through a symlink, the folder is still the protected one.
+    symlink("../ci", p.path("src/ci-link")).unwrap();
+    let out = p.check("chmod", &["src/ci-link"], &[]);
+    assert_eq!(codes(&out), ["envelope-path-protected"]);
+}

@@ -167,7 +167,19 @@ pub const RECORD_STEP_NAME: &str = "envelope-check";
 /// A file no mutating op may touch, whatever the globs say.
 struct Guarded {
     path: PathBuf,
+    /// `path` folded ([`fold_path`]), as compared.
+    folded: String,
     what: &'static str,
+}
+
+impl Guarded {
+    fn new(path: PathBuf, what: &'static str) -> Self {
+        Self {
+            folded: fold_path(&path),
+            path,
+            what,
+        }
+    }
 }
 
 /// Judge `req` against `env`, given the budget already `spent`.
@@ -190,20 +202,20 @@ pub fn check(
         });
     }
     let mut guarded = vec![
-        Guarded {
-            path: resolve::physical_from_cwd(env.source())?,
-            what: "the envelope itself",
-        },
-        Guarded {
-            path: resolve::physical_from_cwd(&default_baseline_path(env.source()))?,
-            what: "the envelope's protected-file baseline",
-        },
+        Guarded::new(
+            resolve::physical_from_cwd(env.source())?,
+            "the envelope itself",
+        ),
+        Guarded::new(
+            resolve::physical_from_cwd(&default_baseline_path(env.source()))?,
+            "the envelope's protected-file baseline",
+        ),
     ];
     if let Some(j) = &req.journal {
-        guarded.push(Guarded {
-            path: resolve::physical_from_cwd(j)?,
-            what: "the budget journal",
-        });
+        guarded.push(Guarded::new(
+            resolve::physical_from_cwd(j)?,
+            "the budget journal",
+        ));
     }
 
     let mut findings = Vec::new();
@@ -320,23 +332,8 @@ fn judge_path(
         }
     }
     if req.op.is_mutating() {
-        for g in guarded {
-            for (abs, physical) in [(&loc.lexical_abs, false), (&loc.physical_abs, true)] {
-                let who = if physical && !same {
-                    format!("`{given}` resolves to a path that")
-                } else {
-                    format!("`{given}`")
-                };
-                let message = if *abs == g.path {
-                    format!("{who} is {}; no op may change it", g.what)
-                } else if req.op.is_recursive() && g.path.starts_with(abs) {
-                    format!("{who} contains {}; no op may change it", g.what)
-                } else {
-                    continue;
-                };
-                out.push(Finding::error(EnvelopeCode::PathProtected, given, message));
-            }
-        }
+        judge_guarded(guarded, loc, out);
+        judge_protected_folder(env, loc, forms, out);
     }
     if req.op.is_recursive()
         && loc.is_dir
@@ -345,6 +342,84 @@ fn judge_path(
         judge_contents(env, &loc.physical_abs, rel, given, out)?;
     }
     Ok(())
+}
+
+/// The envelope's own files, for a mutating op: the path may not be one of them, in any case
+/// or Unicode spelling (the protected globs match that way too, and on a case-insensitive
+/// file system `ENVELOPE.JSON` is the envelope), nor a folder holding one.
+fn judge_guarded(guarded: &[Guarded], loc: &Located, out: &mut Vec<Finding>) {
+    let given = &loc.given;
+    let same = loc.lexical == loc.physical;
+    for g in guarded {
+        for (abs, physical) in [(&loc.lexical_abs, false), (&loc.physical_abs, true)] {
+            let who = if physical && !same {
+                format!("`{given}` resolves to a path that")
+            } else {
+                format!("`{given}`")
+            };
+            let folded = fold_path(abs);
+            let message = if folded == g.folded {
+                let spelling = if *abs == g.path {
+                    String::new()
+                } else {
+                    " (in another case or Unicode spelling)".to_owned()
+                };
+                format!("{who} is {}{spelling}; no op may change it", g.what)
+            } else if Path::new(&g.folded).starts_with(Path::new(&folded)) {
+                format!(
+                    "{who} is a folder holding {}; only read-only ops may act on it",
+                    g.what
+                )
+            } else {
+                continue;
+            };
+            out.push(Finding::error(EnvelopeCode::PathProtected, given, message));
+        }
+    }
+}
+
+/// An existing folder that holds (or, by a protected glob's text, may hold) a protected path:
+/// a mutating op on the folder itself (`chmod ci`, `write ci`, `chmod .`) changes what lies
+/// beneath, so it is refused like an op on the protected path.
+fn judge_protected_folder(
+    env: &ValidEnvelope,
+    loc: &Located,
+    forms: &[(&Place, bool)],
+    out: &mut Vec<Finding>,
+) {
+    if !loc.is_dir {
+        return;
+    }
+    let given = &loc.given;
+    for &(place, physical) in forms {
+        let Place::Inside(rel) = place else { continue };
+        let rel = if rel.is_empty() { "." } else { rel.as_str() };
+        if env.protected.covering(rel).is_some() {
+            // Already refused as a protected path itself.
+            continue;
+        }
+        let Some(glob) = env.protected.beneath(rel) else {
+            continue;
+        };
+        let who = if physical {
+            format!("`{given}` resolves to `{}`, which", place.display())
+        } else {
+            format!("`{given}`")
+        };
+        out.push(Finding::error(
+            EnvelopeCode::PathProtected,
+            given,
+            format!(
+                "{who} is a folder that holds paths matching protected glob `{}`; only read-only ops may act on it",
+                escape_for_display(glob)
+            ),
+        ));
+    }
+}
+
+/// A path compared the way deny and protected globs compare: NFC, Unicode lower case.
+fn fold_path(p: &Path) -> String {
+    super::globs::fold(&p.to_string_lossy())
 }
 
 fn covered(who: &str, rel: &str, matched: &str, kind: &str, glob: &str) -> String {
