@@ -824,3 +824,38 @@ fn mutating_a_folder_that_holds_protected_paths_is_refused() {
     let out = p.check("chmod", &["src/ci-link"], &[]);
     assert_eq!(codes(&out), ["envelope-path-protected"]);
 }
+
+/// Regression (issue 7): an envelope error named the field but not where it is; like
+/// cargo-deny's diagnostics, it now points at the line and column of the offending value,
+/// for serde's shape errors and for semantic ones (a bad glob, an unknown op, a negative
+/// budget) alike.
+#[test]
+fn envelope_errors_point_at_line_and_column() {
+    for (envelope, expected) in [
+        (
+            ENVELOPE.replace("\"docs/policy.md\"", "\"docs/[policy.md\""),
+            "`envelope.json` at line 5, column 34: field `protected_paths`: bad glob `docs/[policy.md`",
+        ),
+        (
+            ENVELOPE.replace("\"chmod\"", "\"chown\""),
+            "`envelope.json` at line 2, column 82: field `allow_ops`: unknown op `chown`",
+        ),
+        (
+            ENVELOPE.replace("1.001", "-0.5"),
+            "`envelope.json` at line 6, column 23: field `max_budget_usd`: negative budget",
+        ),
+        (
+            ENVELOPE.replace("\"max_budget_usd\"", "\"extra\": 1, \"max_budget_usd\""),
+            "`envelope.json` at line 6, column 11: unknown field `extra`",
+        ),
+    ] {
+        let p = Project::new(&envelope);
+        let out = p.check("read", &["src/main.rs"], &[]);
+        assert_eq!(exit(&out), 2, "{expected}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{expected}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -37,8 +37,11 @@ pub struct CheckRequest {
     pub cost: Usd,
     /// The folder every path must stay in.
     pub root: Root,
-    /// The budget journal, which no mutating op may touch.
+    /// The budget journal, which no mutating op may touch; the budget spent is the sum of
+    /// its records' `outputs.cost_usd` (zero without one).
     pub journal: Option<PathBuf>,
+    /// Append the decision to `journal`, under its lock ([`check_and_record`]).
+    pub record: bool,
 }
 
 /// How one path was located.
@@ -129,6 +132,26 @@ impl CheckReport {
             started_at: Some(now.clone()),
             completed_at: Some(now),
         })
+    }
+}
+
+/// Judge `req` with the budget spent so far, choosing where that comes from (the one place
+/// that choice is made): zero without a journal; the sum over the fully verified journal with
+/// one; and with `record`, that sum read, the decision made and appended under the journal's
+/// exclusive lock ([`check_and_record`]). `record` without a journal cannot run.
+pub fn decide(
+    env: &ValidEnvelope,
+    req: &CheckRequest,
+    clock: &dyn Clock,
+) -> Result<CheckReport, EnvelopeError> {
+    match (&req.journal, req.record) {
+        (Some(j), true) => check_and_record(env, req, j, clock).map(|(report, _)| report),
+        (Some(j), false) => check(env, req, super::budget::spent_in_journal(j)?),
+        (None, true) => Err(EnvelopeError::Request(
+            "recording a decision needs a budget journal\nhelp: pass `--journal FILE` with `--record`"
+                .to_owned(),
+        )),
+        (None, false) => check(env, req, Usd::ZERO),
     }
 }
 
@@ -631,6 +654,7 @@ mod tests {
                 cost: Usd::parse(cost).unwrap(),
                 root: Root::open(&self.root).unwrap(),
                 journal: None,
+                record: false,
             };
             check(&self.env, &req, Usd::parse(spent).unwrap()).unwrap()
         }
@@ -663,6 +687,7 @@ mod tests {
             cost: Usd::ZERO,
             root: Root::open(dir.path()).unwrap(),
             journal: None,
+            record: false,
         };
         let r = check(&env, &req, Usd::ZERO).unwrap();
         assert!(
@@ -727,6 +752,7 @@ mod tests {
             cost: Usd::ZERO,
             root: Root::open(dir.path()).unwrap(),
             journal: None,
+            record: false,
         };
         let r = check(&env, &req, Usd::ZERO).unwrap();
         let denied = r
@@ -832,6 +858,7 @@ mod tests {
             cost: Usd::parse("0.01").unwrap(),
             root: Root::open(&dir.path().join(".")).unwrap(),
             journal: None,
+            record: false,
         };
         let r = check(&env, &req, Usd::ZERO).unwrap();
         let codes: Vec<_> = r.findings.iter().map(|f| f.code).collect();
@@ -857,6 +884,7 @@ mod tests {
             cost: Usd::ZERO,
             root: Root::open(&w.root).unwrap(),
             journal: None,
+            record: false,
         };
         assert!(check(&w.env, &req, Usd::ZERO).is_err());
         req.paths.push(PathBuf::from("src/a.rs"));

@@ -18,8 +18,9 @@ use std::sync::OnceLock;
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use unicode_normalization::UnicodeNormalization;
 
-/// Why a glob was refused: the glob and the reason (which may carry a `help:` line).
-pub(crate) type GlobRefusal = (String, String);
+/// Why a glob was refused: its index in the list, the glob, and the reason (which may carry
+/// a `help:` line).
+pub(crate) type GlobRefusal = (usize, String, String);
 
 fn check_shape(glob: &str) -> Result<(), String> {
     if glob.is_empty() {
@@ -133,13 +134,16 @@ fn literal_ends(pattern: &str, ascii_only: bool) -> (String, String) {
 fn compile(patterns: &[String], case_insensitive: bool) -> Result<Vec<LazyGlob>, GlobRefusal> {
     patterns
         .iter()
-        .map(|p| LazyGlob::new(p, case_insensitive, true).map_err(|reason| (p.clone(), reason)))
+        .enumerate()
+        .map(|(i, p)| {
+            LazyGlob::new(p, case_insensitive, true).map_err(|reason| (i, p.clone(), reason))
+        })
         .collect()
 }
 
 fn validate(patterns: &[String]) -> Result<(), GlobRefusal> {
-    for p in patterns {
-        check_shape(p).map_err(|reason| (p.clone(), reason))?;
+    for (i, p) in patterns.iter().enumerate() {
+        check_shape(p).map_err(|reason| (i, p.clone(), reason))?;
     }
     Ok(())
 }
@@ -209,11 +213,12 @@ impl FuzzyGlobs {
         let exact = compile(&patterns, false)?;
         let folded = patterns
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(i, p)| {
                 let f = fold(p);
                 // Same text as the original, which parsed: parse on first use.
                 let parse_now = f != *p;
-                LazyGlob::new(&f, true, parse_now).map_err(|reason| (p.clone(), reason))
+                LazyGlob::new(&f, true, parse_now).map_err(|reason| (i, p.clone(), reason))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -324,7 +329,7 @@ mod tests {
             "", "/etc/**", "dir/", "a/../b", "./a", "a//b", "a/[b", "{a,b",
         ] {
             let err = ExactGlobs::new(v(&[bad])).unwrap_err();
-            assert_eq!(err.0, bad);
+            assert_eq!((err.0, err.1.as_str()), (0, bad));
             assert!(FuzzyGlobs::new(v(&[bad])).is_err(), "{bad:?}");
         }
     }

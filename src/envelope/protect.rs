@@ -87,7 +87,7 @@ pub struct SnapshotReport {
 
 /// What `protect verify` found.
 #[derive(Debug, Clone)]
-pub struct VerifyReport {
+pub struct ProtectVerifyReport {
     /// The baseline compared against.
     pub baseline_path: PathBuf,
     /// How many files were compared (baseline ∪ current).
@@ -151,7 +151,7 @@ pub fn verify(
     env: &ValidEnvelope,
     root: &Root,
     baseline_path: &Path,
-) -> Result<VerifyReport, EnvelopeError> {
+) -> Result<ProtectVerifyReport, EnvelopeError> {
     let baseline = read_baseline(baseline_path)?;
     let (_, current) = scan(env, root, baseline_path)?;
     let mut findings = Vec::new();
@@ -196,7 +196,7 @@ pub fn verify(
             format!("protected `{shown}` appeared since the baseline ({why})"),
         ));
     }
-    Ok(VerifyReport {
+    Ok(ProtectVerifyReport {
         baseline_path: baseline_path.to_path_buf(),
         checked,
         findings,
@@ -350,7 +350,7 @@ impl Render for SnapshotReport {
     }
 }
 
-impl Render for VerifyReport {
+impl Render for ProtectVerifyReport {
     fn schema(&self) -> &'static str {
         super::SCHEMA
     }
@@ -425,7 +425,7 @@ mod tests {
         (dir, root, env, r)
     }
 
-    fn codes(r: &VerifyReport) -> Vec<(&'static str, String)> {
+    fn codes(r: &ProtectVerifyReport) -> Vec<(&'static str, String)> {
         r.findings
             .iter()
             .map(|f| (f.code, f.subject.clone()))
