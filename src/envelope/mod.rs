@@ -24,6 +24,7 @@ mod check;
 mod codes;
 mod error;
 mod globs;
+mod judge;
 mod locate;
 pub mod policy;
 pub mod protect;

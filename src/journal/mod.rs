@@ -21,6 +21,7 @@ mod blocks;
 mod codes;
 mod fast;
 mod record;
+mod refusal;
 mod repair;
 mod report;
 mod scan;
@@ -32,10 +33,10 @@ use std::path::{Path, PathBuf};
 pub use append::{append, append_decided, append_with};
 pub use codes::JournalCode;
 pub use record::{Lines, NewStep, Record, check_timestamp, is_hash};
+pub use refusal::{Outcome, RefusalReport};
 pub use repair::repair_torn_tail;
 pub use report::{
-    AppendReport, HeadReport, JournalVerifyReport, Outcome, RefusalReport, RepairOutcome,
-    RepairReport, ShowReport,
+    AppendReport, HeadReport, JournalVerifyReport, RepairOutcome, RepairReport, ShowReport,
 };
 pub use scan::{Torn, line_of};
 
