@@ -13,6 +13,11 @@
 //!   completely, earlier lines for framing and step ids), writes the line with one write, and on
 //!   any error truncates back to the length it found. A new journal appears atomically with
 //!   its first record (temp file + hard link), so no reader ever sees a half-created file.
+//! - [`Lines::Any`] (`--lines any` on verify, head and append) loosens only the spelling: a
+//!   strictly parsed record whose canonical bytes hash to its `entry_hash` is accepted, with a
+//!   `journal-not-canonical` *warning*; what is written is always canonical.
+//! - A refusal is a report, not an error: [`append_report`] and [`show_report`] return
+//!   [`Outcome::Refused`] for a journal that does not verify; an error means "could not run".
 //! - [`repair_torn_tail`] is the only operation that removes bytes: only a torn tail, only
 //!   after a full backup, never a tampered record.
 
