@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use common::{have, json_of, repo_root, vg, write};
+use common::{json_of, repo_root, require, vg, write};
 use serde_json::Value;
 
 struct Packed {
@@ -478,8 +478,8 @@ fn foreign_tree(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn info_zip_archive_passes() {
-    if !have("zip") {
+fn info_zip_archive_passes_needs_zip() {
+    if !require("zip") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -497,8 +497,8 @@ fn info_zip_archive_passes() {
 }
 
 #[test]
-fn python_zipfile_archive_passes() {
-    if !have("python3") {
+fn python_zipfile_archive_passes_needs_python3() {
+    if !require("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -534,10 +534,13 @@ fn assert_gate_passes(dir: &Path, zip: &Path, args: &[&str]) {
 
 /// The README's first command: the committed demo bundle passes with its manifest pinned.
 #[test]
-fn demo_bundle_passes_with_the_documented_command() {
+fn demo_bundle_passes_with_the_documented_command_needs_sha256sum() {
+    if !require("sha256sum") {
+        return;
+    }
     let root = repo_root();
     let dir = tempfile::tempdir().unwrap();
-    let manifest_sha = vaultgate::hash::sha256_bytes(&{
+    let manifest_sha = common::sha256sum_of(&{
         let mut ar =
             zip::ZipArchive::new(std::fs::File::open(root.join("fixtures/gate/demo.zip")).unwrap())
                 .unwrap();
@@ -548,7 +551,7 @@ fn demo_bundle_passes_with_the_documented_command() {
             .unwrap();
         m
     })
-    .to_hex();
+    .unwrap();
     let readme = std::fs::read_to_string(root.join("fixtures/gate/README.md")).unwrap();
     assert!(
         readme.contains(&manifest_sha),
@@ -565,8 +568,8 @@ fn demo_bundle_passes_with_the_documented_command() {
 /// relative to the caller's folder, print both digests, and pass the gate with them pinned.
 /// Regression: it used to `cd` into the repository first, so a caller's relative paths broke.
 #[test]
-fn package_bundle_script_packs_prints_digests_and_gates_pinned() {
-    if !have("python3") {
+fn package_bundle_script_packs_prints_digests_and_gates_pinned_needs_python3() {
+    if !require("python3") {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -592,9 +595,7 @@ fn package_bundle_script_packs_prints_digests_and_gates_pinned() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let digest = vaultgate::hash::sha256_file(&work.path().join("out.zip"))
-        .unwrap()
-        .to_hex();
+    let digest = common::hashlib_sha256_of_file(&work.path().join("out.zip")).unwrap();
     assert!(
         stdout.contains(&format!("bundle sha256:   {digest}")),
         "{stdout}"

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{have, json_of, repo_root, vg};
+use common::{json_of, repo_root, require, vg};
 use proptest::prelude::*;
 use serde_json::Value;
 use vaultgate::canon;
@@ -114,19 +114,6 @@ fn show(p: &Path) -> Option<Vec<Value>> {
     }
 }
 
-/// `true` when `python3` can run; otherwise a loud skip, or a panic when
-/// `VAULTGATE_REQUIRE_INTEROP=1` (CI), so an interop test never passes by not running.
-fn python_available() -> bool {
-    if have("python3") {
-        return true;
-    }
-    assert!(
-        std::env::var_os("VAULTGATE_REQUIRE_INTEROP").is_none_or(|v| v != "1"),
-        "python3 is required (VAULTGATE_REQUIRE_INTEROP=1) but not installed"
-    );
-    false
-}
-
 #[test]
 fn canonical_vectors_generated_by_python_match() {
     let doc: serde_json::Value =
@@ -168,12 +155,12 @@ fn python_written_fixture_verifies() {
 }
 
 #[test]
-fn rust_written_fixture_verifies_in_python_and_here() {
+fn rust_written_fixture_verifies_in_python_and_here_needs_python3() {
     vg().args(["journal", "verify"])
         .arg(fixture("rust_written.jsonl"))
         .assert()
         .success();
-    if !have("python3") {
+    if !require("python3") {
         return;
     }
     let out = python(&["verify", fixture("rust_written.jsonl").to_str().unwrap()]);
@@ -185,8 +172,8 @@ fn rust_written_fixture_verifies_in_python_and_here() {
 }
 
 #[test]
-fn live_interop_both_ways() {
-    if !have("python3") {
+fn live_interop_both_ways_needs_python3() {
+    if !require("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -251,8 +238,8 @@ impl XorShift {
 }
 
 #[test]
-fn random_doubles_strings_and_ints_canonicalize_like_python() {
-    if !have("python3") {
+fn random_doubles_strings_and_ints_canonicalize_like_python_needs_python3() {
+    if !require("python3") {
         return;
     }
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
@@ -765,7 +752,7 @@ fn lines_any_still_refuses_duplicates_and_bad_hashes() {
 /// with `ensure_ascii=False` verify with `--lines any` to the head Python computed.
 #[test]
 fn live_python_styled_journals_verify_with_lines_any_needs_python3() {
-    if !python_available() {
+    if !require("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

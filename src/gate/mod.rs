@@ -25,10 +25,11 @@ use crate::bundle::extract::{self as extract, ExtractError};
 use crate::bundle::{self, AuditOptions};
 use crate::fsutil::IoContext;
 use crate::hash::{self, Sha256Digest, sha256_bytes};
-use crate::manifest::{self, ManifestError, SymlinkPolicy, VerifyOptions};
+use crate::manifest::{self, ManifestError, ManifestVerifyOptions};
 use crate::output::Progress;
 use crate::paths::SafeRelPath;
 use crate::report::{Finding, FindingCode, all_clear};
+use crate::walk::WalkOptions;
 
 /// Default `--timeout` for each check: 10 minutes.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -469,14 +470,12 @@ fn manifest_step(opts: &GateOptions, tree: &std::path::Path, report: &mut GateRe
         ));
         return t.done(format!("sha256 {digest}"), findings);
     }
-    let vopts = VerifyOptions {
+    let vopts = ManifestVerifyOptions {
         root: tree.to_path_buf(),
         manifest: path,
         allow_unlisted: false,
         allow_empty: false,
-        excludes: Vec::new(),
-        default_excludes: false,
-        symlinks: SymlinkPolicy::Refuse,
+        walk: WalkOptions::exact(),
         threads: 0,
     };
     match manifest::verify(&vopts, &Progress::hidden()) {
