@@ -22,7 +22,6 @@ use super::protect::default_baseline_path;
 use super::resolve::{self, Root};
 use super::usd::Usd;
 use crate::clock::{Clock, format_rfc3339};
-use crate::exit::ExitStatus;
 use crate::journal::{self, NewStep, Record};
 use crate::output::{Render, Style};
 use crate::report::{Finding, all_clear, escape_for_display};
@@ -274,13 +273,10 @@ pub fn check(
 }
 
 impl Render for CheckReport {
-    fn schema(&self) -> &'static str {
-        super::SCHEMA
-    }
-
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(self.allowed())
-    }
+    crate::render_head!(super::SCHEMA, |r: &Self| crate::output::verdict(
+        &r.findings,
+        false
+    ));
 
     fn to_json(&self) -> Map<String, Value> {
         let paths: Vec<Value> = self
@@ -424,7 +420,7 @@ mod tests {
         let w = world();
         let r = w.run(Op::Write, &["src/a.rs", "src/new.rs"], "0.5", "0.5");
         assert!(r.allowed(), "{:?}", r.findings);
-        assert_eq!(r.status(), ExitStatus::Pass);
+        assert_eq!(r.status(), crate::exit::ExitStatus::Pass);
     }
 
     #[test]

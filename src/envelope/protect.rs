@@ -32,7 +32,7 @@ use crate::exit::ExitStatus;
 use crate::fsutil::{self, FsError, IoContext};
 use crate::hash::{self, Sha256Digest};
 use crate::output::{Render, Style};
-use crate::report::{Finding, all_clear, escape_bytes_for_display, escape_for_display};
+use crate::report::{Finding, escape_bytes_for_display, escape_for_display};
 
 /// The baseline's schema tag.
 pub const BASELINE_SCHEMA: &str = "vaultgate/envelope-baseline/v1";
@@ -303,13 +303,7 @@ fn scan(env: &ValidEnvelope, root: &Root, baseline_path: &Path) -> Result<Scan, 
 }
 
 impl Render for SnapshotReport {
-    fn schema(&self) -> &'static str {
-        super::SCHEMA
-    }
-
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(super::SCHEMA, crate::output::passes);
 
     fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
@@ -351,13 +345,10 @@ impl Render for SnapshotReport {
 }
 
 impl Render for ProtectVerifyReport {
-    fn schema(&self) -> &'static str {
-        super::SCHEMA
-    }
-
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(all_clear(&self.findings))
-    }
+    crate::render_head!(super::SCHEMA, |r: &Self| crate::output::verdict(
+        &r.findings,
+        false
+    ));
 
     fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();

@@ -62,12 +62,7 @@ impl RefusalReport {
 }
 
 impl Render for RefusalReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Fail
-    }
+    crate::render_head!(SCHEMA, |_: &Self| ExitStatus::Fail);
     fn to_json(&self) -> Map<String, Value> {
         let finding = json!({
             "code": self.code,

@@ -116,12 +116,7 @@ impl JournalVerifyReport {
 }
 
 impl Render for JournalVerifyReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(self.error_total == 0)
-    }
+    crate::render_head!(SCHEMA, |r: &Self| ExitStatus::pass_if(r.error_total == 0));
     fn to_json(&self) -> Map<String, Value> {
         let findings: Vec<Value> = self.findings.iter().map(finding_json).collect();
         let first = self.first_failure().map_or(Value::Null, finding_json);
@@ -202,12 +197,7 @@ pub struct HeadReport {
 }
 
 impl Render for HeadReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        self.verify.status()
-    }
+    crate::render_head!(SCHEMA, |r: &Self| r.verify.status());
     fn to_json(&self) -> Map<String, Value> {
         let mut m = self.verify.to_json();
         m.insert("command".into(), Value::from("head"));
@@ -247,12 +237,7 @@ pub struct AppendReport {
 }
 
 impl Render for AppendReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(SCHEMA, crate::output::passes);
     fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("command".into(), Value::from("append"));
@@ -327,12 +312,7 @@ impl ShowReport {
 }
 
 impl Render for ShowReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(!self.not_found())
-    }
+    crate::render_head!(SCHEMA, |r: &Self| ExitStatus::pass_if(!r.not_found()));
     fn to_json(&self) -> Map<String, Value> {
         let records: Vec<Value> = self
             .records
@@ -444,12 +424,10 @@ pub struct RepairReport {
 }
 
 impl Render for RepairReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(!matches!(self.outcome, RepairOutcome::Refused { .. }))
-    }
+    crate::render_head!(SCHEMA, |r: &Self| ExitStatus::pass_if(!matches!(
+        r.outcome,
+        RepairOutcome::Refused { .. }
+    )));
     fn to_json(&self) -> Map<String, Value> {
         let body = match &self.outcome {
             RepairOutcome::Nothing { records } => json!({
