@@ -641,6 +641,31 @@ mod tests {
     }
 
     #[test]
+    fn decide_takes_the_budget_from_the_journal_or_refuses_to_guess() {
+        let w = world();
+        let mut req = CheckRequest {
+            op: Op::Read,
+            paths: vec![PathBuf::from("src/a.rs")],
+            cost: Usd::parse("0.5").unwrap(),
+            root: Root::open(&w.root).unwrap(),
+            journal: None,
+            record: false,
+        };
+        let clock = crate::clock::FixedClock(std::time::UNIX_EPOCH);
+        assert_eq!(decide(&w.env, &req, &clock).unwrap().spent, Usd::ZERO);
+        req.record = true;
+        let err = decide(&w.env, &req, &clock).unwrap_err().to_string();
+        assert!(err.contains("needs a budget journal"), "{err}");
+        // A journal that does not exist: the spent budget is unknown, not zero.
+        req.journal = Some(w.root.join("missing.jsonl"));
+        req.record = false;
+        assert!(matches!(
+            decide(&w.env, &req, &clock),
+            Err(EnvelopeError::JournalMissing { .. })
+        ));
+    }
+
+    #[test]
     fn journal_step_records_cost_only_when_allowed() {
         let w = world();
         let (status, inputs, outputs) = w
