@@ -273,9 +273,6 @@ const DOCUMENTED_NON_CODES: &[(&str, &str)] = &[
 /// known to be emitted through the binary. Most have unit tests beside the rule that emits them;
 /// each one covered end to end comes off this list (the test below says so).
 const NOT_NAMED_BY_AN_END_TO_END_TEST: &[&str] = &[
-    "gate-bundle-changed",
-    "gate-manifest-invalid",
-    "gate-manifest-missing",
     "journal-bad-hash-format",
     "journal-bad-timestamp",
     "journal-checkpoint-mismatch",

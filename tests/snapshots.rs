@@ -148,6 +148,8 @@ fn gate_document() {
             "demo.zip",
             "--run",
             "sh checks.sh",
+            "--expect-manifest",
+            "b17eea588fbfef77c9a7ae9d7bd8f3fe73f8bb96ef20e7881d882c37596d800a",
         ])
         .args(["--report", "out/gate"])
         .output()

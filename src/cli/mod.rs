@@ -91,7 +91,7 @@ enum Command {
     Manifest(manifest::ManifestCmd),
 
     /// Run the audit gate on a bundle
-    #[command(after_help = gate::GATE_HELP)]
+    #[command(after_help = crate::exit::with_exit_codes(gate::GATE_HELP))]
     Gate(gate::GateArgs),
 
     /// Print a shell completion script
