@@ -280,7 +280,6 @@ const NOT_NAMED_BY_AN_END_TO_END_TEST: &[&str] = &[
     "journal-empty-value",
     "journal-head-mismatch",
     "journal-missing-key",
-    "journal-not-canonical",
     "journal-step-not-found",
     "journal-unknown-key",
     "journal-wrong-type",
