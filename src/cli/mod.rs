@@ -8,7 +8,6 @@ mod envelope;
 mod gate;
 mod journal;
 mod manifest;
-mod pack;
 mod zip;
 
 use std::process::ExitCode;
