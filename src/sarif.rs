@@ -4,10 +4,10 @@
 //! One run; the driver `vaultgate` with its version; one rule per finding code the command can
 //! emit (plus any code a finding carries that the list missed: nothing is ever dropped), each with
 //! its description and documentation link taken from `docs/<family>.md` at build time; one result
-//! per finding with its level, message and location. The location is the finding's own file,
-//! line and column when it has one, else the command's artifact (the bundle, the journal, the
-//! envelope) or the subject under a root (a manifest path), with the archive entry or field as a
-//! logical location. Output is deterministic: rules sorted by code, results in finding order.
+//! per finding with its level, message and location. The physical location is the command's
+//! artifact (the bundle, the journal, the envelope) with the finding's line, column and byte
+//! offset, and the entry, the file inside the bundle or the field as a logical location; for a
+//! tree (manifest verify) it is the finding's path under the root. Output is deterministic: rules sorted by code, results in finding order.
 //!
 //! Validated against the published OASIS schema in `tests/sarif.rs`.
 
@@ -232,13 +232,20 @@ fn rule(code: &str, docs_base: Option<&str>) -> Value {
 
 fn location(f: &Finding, artifact: &Artifact) -> Value {
     let loc = f.location.clone().unwrap_or_default();
-    let (uri, logical) = match (&loc.file, artifact) {
-        (Some(file), _) => (path_uri(Path::new(file)), None),
-        (None, Artifact::File(p)) => (path_uri(p), Some(f.subject.clone())),
-        (None, Artifact::UnderRoot(root)) => {
-            let p = Path::new(&f.subject);
-            if p.is_absolute() || f.subject.is_empty() {
-                (path_uri(if f.subject.is_empty() { root } else { p }), None)
+    // A finding's own `file` is a path inside the artifact (an entry of the bundle, a log in
+    // the gate's report), or under the root for a tree.
+    let (uri, logical) = match artifact {
+        Artifact::File(p) => (
+            path_uri(p),
+            loc.file.clone().or_else(|| Some(f.subject.clone())),
+        ),
+        Artifact::UnderRoot(root) => {
+            let rel = loc.file.clone().unwrap_or_else(|| f.subject.clone());
+            let p = Path::new(&rel);
+            if rel.is_empty() {
+                (path_uri(root), None)
+            } else if p.is_absolute() {
+                (path_uri(p), None)
             } else {
                 (path_uri(&root.join(p)), None)
             }

@@ -8,7 +8,6 @@ mod envelope;
 mod gate;
 mod journal;
 mod manifest;
-mod pack;
 mod zip;
 
 use std::path::{Path, PathBuf};
@@ -427,11 +426,20 @@ fn visible(cmd: &clap::Command) -> clap::Command {
     if let Some(version) = cmd.get_version() {
         out = out.version(version.to_owned());
     }
-    out.args(
-        cmd.get_arguments()
-            .filter(|a| !a.is_hide_set())
-            .map(|a| a.clone().global(false)),
-    )
+    out.args(cmd.get_arguments().filter(|a| !a.is_hide_set()).map(|a| {
+        // Conflicts may name a hidden flag (`--structure-only` against the hidden `--deep`):
+        // keep only those with visible flags, or clap refuses the copy.
+        let keep: Vec<clap::Id> = cmd
+            .get_arg_conflicts_with(a)
+            .into_iter()
+            .filter(|c| !c.is_hide_set())
+            .map(|c| c.get_id().clone())
+            .collect();
+        a.clone()
+            .global(false)
+            .conflicts_with(clap::builder::Resettable::<clap::Id>::Reset)
+            .conflicts_with_all(keep)
+    }))
     .subcommands(
         cmd.get_subcommands()
             .filter(|s| !s.is_hide_set())
