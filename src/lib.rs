@@ -19,3 +19,4 @@ pub mod manifest;
 pub mod output;
 pub mod paths;
 pub mod report;
+pub mod vault;
