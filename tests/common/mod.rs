@@ -2,6 +2,8 @@
 //! find the external corpora in `../shared/` (skipping loudly when they are absent).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod vault;
+
 use std::path::{Path, PathBuf};
 
 /// The real `vaultgate` binary, with every `VAULTGATE_*` variable and `NO_COLOR` removed so a
