@@ -144,6 +144,8 @@ fn boot_refuses_each_step_with_its_reason() {
         }),
         ("db not sqlite", "database", "db-unreadable", |v| {
             std::fs::write(v.db_path(), vec![b'x'; 8192]).unwrap();
+            let _ = std::fs::remove_file(v.home.join("vault.db-wal"));
+            let _ = std::fs::remove_file(v.home.join("vault.db-shm"));
         }),
         (
             "db from a newer vaultgate",
@@ -490,14 +492,22 @@ fn a_row_inserted_with_the_triggers_dropped_is_caught() {
 #[test]
 fn a_truncated_tail_or_restored_old_database_is_caught() {
     let v = vault_with_rows();
-    let old = v.dir.path().join("old.db");
+    // A backup of the database (file and WAL, taken while no vaultgate runs), restored later.
+    let wal = v.home.join("vault.db-wal");
+    let (old, old_wal) = (v.dir.path().join("old.db"), v.dir.path().join("old.db-wal"));
     std::fs::copy(v.db_path(), &old).unwrap();
+    let had_wal = std::fs::copy(&wal, &old_wal).is_ok();
     assert_eq!(
         code(&v.admin(&["token", "create", "--name", "later", "--role", "auditor"])),
         0
     );
     std::fs::copy(&old, v.db_path()).unwrap();
-    let _ = std::fs::remove_file(v.home.join("vault.db-wal"));
+    let _ = std::fs::remove_file(v.home.join("vault.db-shm"));
+    if had_wal {
+        std::fs::copy(&old_wal, &wal).unwrap();
+    } else {
+        let _ = std::fs::remove_file(&wal);
+    }
     assert_tamper_caught(&v, "audit-truncated", "audit-truncated");
 }
 
