@@ -19,4 +19,5 @@ pub mod manifest;
 pub mod output;
 pub mod paths;
 pub mod report;
+pub mod vault;
 pub mod walk;

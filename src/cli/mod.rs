@@ -8,6 +8,7 @@ mod envelope;
 mod gate;
 mod journal;
 mod manifest;
+pub mod vault;
 mod zip;
 
 use std::process::ExitCode;
@@ -60,6 +61,18 @@ struct GlobalArgs {
         value_name = "RFC3339"
     )]
     now: Option<String>,
+
+    /// The vault home (default `~/.vaultgate`)
+    ///
+    /// Used by the commands that open a vault (`init`, `status`, `token`, `audit`, …).
+    #[arg(long, global = true, env = "VAULTGATE_HOME", value_name = "DIR")]
+    home: Option<std::path::PathBuf>,
+
+    /// Read the vault token from this file (0600) instead of `VAULTGATE_TOKEN`
+    ///
+    /// A token is never accepted as a command-line argument: argv is visible to every user.
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 /// `--color`: the CLI's own enum, mapped onto [`ColorWhen`] (the core knows no clap).
@@ -112,6 +125,9 @@ enum Command {
     /// Check operations against an envelope policy
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCmd),
+
+    #[command(flatten)]
+    Vault(vault::VaultCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -120,6 +136,10 @@ pub struct Ctx {
     pub printer: Printer,
     /// The (possibly fixed) clock.
     pub clock: Box<dyn Clock>,
+    /// `--home` / `VAULTGATE_HOME`.
+    pub home: Option<std::path::PathBuf>,
+    /// `--token-file`.
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 /// Parse argv, run the command, return the process exit code.
@@ -137,7 +157,12 @@ pub fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => return printer.error(&e.to_string()).into(),
     };
-    let ctx = Ctx { printer, clock };
+    let ctx = Ctx {
+        printer,
+        clock,
+        home: cli.global.home,
+        token_file: cli.global.token_file,
+    };
     match dispatch(cli.command, &ctx) {
         Ok(status) => status.into(),
         Err(e) => ctx.printer.error(&error_message(&e)).into(),
@@ -171,5 +196,6 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         Command::Zip(cmd) => zip::dispatch(cmd, ctx),
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
+        Command::Vault(cmd) => vault::dispatch(cmd, ctx),
     }
 }
