@@ -21,4 +21,5 @@ pub mod output;
 pub mod paths;
 pub mod report;
 pub mod sarif;
+pub mod vault;
 pub mod walk;

@@ -8,6 +8,7 @@ mod envelope;
 mod gate;
 mod journal;
 mod manifest;
+pub mod vault;
 mod zip;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,8 @@ use crate::output::{ColorWhen, Printer};
 /// vaultgate checks what a release pipeline or a build agent is about to trust: the files of a
 /// tree (sha256sum-compatible manifests), the bundle ZIP that carries them (a raw-structure
 /// audit, then a gate that extracts, verifies and runs checks in a clean workspace), the log of
-/// what was done (a hash-chained journal) and what an agent may do (an envelope policy). Every
+/// what was done (a hash-chained journal) and what an agent may do (an envelope policy), and keeps
+/// secrets in a local vault (tokens and capabilities, an append-only audit log). Every
 /// check fails closed: any doubt is a refusal with a specific message and a non-zero exit.
 #[derive(Debug, Parser)]
 #[command(
@@ -94,6 +96,18 @@ struct GlobalArgs {
         value_name = "RFC3339"
     )]
     now: Option<String>,
+
+    /// The vault home (default `~/.vaultgate`)
+    ///
+    /// Used by the commands that open a vault (`init`, `status`, `token`, `audit`, …).
+    #[arg(long, global = true, env = "VAULTGATE_HOME", value_name = "DIR")]
+    home: Option<std::path::PathBuf>,
+
+    /// Read the vault token from this file (0600) instead of `VAULTGATE_TOKEN`
+    ///
+    /// A token is never accepted as a command-line argument: argv is visible to every user.
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 /// `--color`: the CLI's own enum, mapped onto [`ColorWhen`] (the core knows no clap).
@@ -139,6 +153,9 @@ enum Command {
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCmd),
 
+    #[command(flatten)]
+    Vault(vault::VaultCmd),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     ///
     /// Hidden flags and commands are left out. See docs/completions.md for where each shell
@@ -173,6 +190,10 @@ pub struct Ctx {
     pub printer: Printer,
     /// The (possibly fixed) clock.
     pub clock: Box<dyn Clock>,
+    /// `--home` / `VAULTGATE_HOME`.
+    pub home: Option<std::path::PathBuf>,
+    /// `--token-file`.
+    pub token_file: Option<std::path::PathBuf>,
     /// `VAULTGATE_DOCS_URL`: an absolute base for the documentation links in SARIF rules.
     pub docs_url: Option<String>,
 }
@@ -304,6 +325,8 @@ pub fn run() -> ExitCode {
     let ctx = Ctx {
         printer,
         clock,
+        home: cli.global.home,
+        token_file: cli.global.token_file,
         docs_url,
     };
     match dispatch(cli.command, &ctx) {
@@ -462,5 +485,6 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
         Command::Man { out } => write_man_pages(&out, ctx),
+        Command::Vault(cmd) => vault::dispatch(cmd, ctx),
     }
 }
