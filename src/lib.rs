@@ -21,3 +21,4 @@ pub mod manifest;
 pub mod output;
 pub mod paths;
 pub mod report;
+pub mod vault;

@@ -6,9 +6,12 @@
 pub mod docs;
 mod envelope;
 mod gate;
+mod grant;
 mod journal;
+mod lease;
 mod manifest;
 mod pack;
+pub mod vault;
 mod zip;
 
 use std::process::ExitCode;
@@ -61,6 +64,18 @@ struct GlobalArgs {
         value_name = "RFC3339"
     )]
     now: Option<String>,
+
+    /// The vault home (default `~/.vaultgate`)
+    ///
+    /// Used by the commands that open a vault (`init`, `status`, `token`, `audit`, …).
+    #[arg(long, global = true, env = "VAULTGATE_HOME", value_name = "DIR")]
+    home: Option<std::path::PathBuf>,
+
+    /// Read the vault token from this file (0600) instead of `VAULTGATE_TOKEN`
+    ///
+    /// A token is never accepted as a command-line argument: argv is visible to every user.
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +106,29 @@ enum Command {
     /// Check operations against an envelope policy
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCmd),
+
+    #[command(flatten)]
+    Vault(vault::VaultCmd),
+
+    /// Add providers and their capabilities to the vault's configuration
+    #[command(subcommand)]
+    Provider(lease::ProviderCmd),
+
+    /// Register project folders (assets) with their owners
+    #[command(subcommand)]
+    Asset(lease::AssetCmd),
+
+    /// Scan a project's declared capabilities and bind it into a contract
+    #[command(subcommand)]
+    Ingest(lease::IngestCmd),
+
+    /// Borrow a secret for a bounded time and scope, and run a command with it
+    #[command(subcommand)]
+    Lease(lease::LeaseCmd),
+
+    /// Mint, consume and revoke single-use build grants (one protocol line each)
+    #[command(subcommand)]
+    Grant(grant::GrantCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -99,6 +137,10 @@ pub struct Ctx {
     pub printer: Printer,
     /// The (possibly fixed) clock.
     pub clock: Box<dyn Clock>,
+    /// `--home` / `VAULTGATE_HOME`.
+    pub home: Option<std::path::PathBuf>,
+    /// `--token-file`.
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 /// Parse argv, run the command, return the process exit code.
@@ -116,7 +158,12 @@ pub fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => return printer.error(&e.to_string()).into(),
     };
-    let ctx = Ctx { printer, clock };
+    let ctx = Ctx {
+        printer,
+        clock,
+        home: cli.global.home,
+        token_file: cli.global.token_file,
+    };
     match dispatch(cli.command, &ctx) {
         Ok(status) => status.into(),
         Err(e) => ctx.printer.error(&error_message(&e)).into(),
@@ -150,5 +197,11 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         Command::Zip(cmd) => zip::dispatch(cmd, ctx),
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
+        Command::Vault(cmd) => vault::dispatch(cmd, ctx),
+        Command::Provider(cmd) => lease::provider(cmd, ctx),
+        Command::Asset(cmd) => lease::asset(cmd, ctx),
+        Command::Ingest(cmd) => lease::ingest(cmd, ctx),
+        Command::Lease(cmd) => lease::lease(cmd, ctx),
+        Command::Grant(cmd) => grant::dispatch(cmd, ctx),
     }
 }

@@ -7,5 +7,6 @@ pub mod codes;
 pub mod gates;
 pub mod policy;
 pub mod request;
+pub mod service;
 
 pub use codes::GrantCode;

@@ -7,6 +7,10 @@
 pub mod codes;
 pub mod exec;
 pub mod ingest;
+pub mod registry;
+pub mod report;
 pub mod rules;
+pub mod service;
+pub mod sweep;
 
 pub use codes::LeaseCode;

@@ -2,7 +2,11 @@
 //! find the external corpora in `../shared/` (skipping loudly when they are absent).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod vault;
+
 use std::path::{Path, PathBuf};
+
+pub mod lease;
 
 /// The real `vaultgate` binary, with every `VAULTGATE_*` variable and `NO_COLOR` removed so a
 /// developer's shell cannot change a test's outcome.
