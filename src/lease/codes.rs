@@ -48,8 +48,6 @@ pub enum LeaseCode {
     LeaseTampered,
     /// The caller may revoke only its own leases and this one is someone else's.
     LeaseNotOwner,
-    /// The caller's token is bound to another project than the contract's asset.
-    LeaseProjectMismatch,
 }
 
 impl FindingCode for LeaseCode {
@@ -75,7 +73,6 @@ impl FindingCode for LeaseCode {
             Self::LeaseExpired => "lease-expired",
             Self::LeaseTampered => "lease-tampered",
             Self::LeaseNotOwner => "lease-not-owner",
-            Self::LeaseProjectMismatch => "lease-project-mismatch",
         }
     }
 
@@ -101,7 +98,6 @@ impl FindingCode for LeaseCode {
             Self::LeaseExpired,
             Self::LeaseTampered,
             Self::LeaseNotOwner,
-            Self::LeaseProjectMismatch,
         ]
     }
 }
@@ -145,7 +141,6 @@ mod tests {
                 "lease-expired",
                 "lease-tampered",
                 "lease-not-owner",
-                "lease-project-mismatch",
             ]
         );
         for c in LeaseCode::all() {

@@ -222,6 +222,8 @@ pub struct EligibilityInput<'a> {
     pub resolution: &'a [(String, Vec<String>)],
     /// The scopes `ingest bind` approves.
     pub scopes: &'a [String],
+    /// The manifest digest recorded at scan and the one computed at bind.
+    pub digests: (&'a str, &'a str),
 }
 
 /// PASS (no findings) or FAIL with every reason: asset registered with an owner, a declaration
@@ -264,6 +266,14 @@ pub fn eligibility(input: &EligibilityInput<'_>) -> Vec<Finding> {
                 }),
             );
         }
+    }
+    let (scanned, now) = input.digests;
+    if scanned != now {
+        out.push(Finding::error(
+            LeaseCode::IngestManifestChanged,
+            "manifest",
+            format!("the project's files changed since the scan (manifest digest `{scanned}` then, `{now}` now)\nhelp: scan again and bind the new ingest"),
+        ));
     }
     for s in input.scopes {
         if !input.resolution.iter().any(|(c, _)| c == s) {
@@ -330,6 +340,7 @@ mod tests {
             declared: true,
             resolution: &res,
             scopes: &scopes,
+            digests: ("d", "d"),
         };
         assert!(eligibility(&input).is_empty());
 
@@ -344,6 +355,7 @@ mod tests {
             declared: true,
             resolution: &res_bad,
             scopes: &bad_scopes,
+            digests: ("d", "d"),
         });
         assert_eq!(
             codes(&f),
@@ -358,12 +370,14 @@ mod tests {
             declared: false,
             resolution: &[],
             scopes: &scopes,
+            digests: ("before", "after"),
         });
         assert_eq!(
             codes(&f),
             [
                 "ingest-asset-unregistered",
                 "ingest-declaration-missing",
+                "ingest-manifest-changed",
                 "ingest-scope-undeclared"
             ]
         );

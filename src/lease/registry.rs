@@ -363,6 +363,15 @@ pub fn ingest_bind(
             .map_err(VaultError::from)?
     };
     let project = pre.as_ref().and_then(|i| i.asset.clone());
+    // Re-hash the folder now, before the writers' lock: a project that changed since its scan
+    // is not the one the contract would stand on.
+    let current_digest = match &pre {
+        Some(i) => ingest::scan(Path::new(&i.path))
+            .map_err(RegistryError::from)?
+            .manifest_digest
+            .to_hex(),
+        None => String::new(),
+    };
     let config = vault.config().clone();
     let max_ttl = i64::try_from(req.max_ttl_secs).unwrap_or(i64::MAX);
     let (view, findings) = vault.act(
@@ -401,6 +410,7 @@ pub fn ingest_bind(
                 declared: ing.declared,
                 resolution: &resolution,
                 scopes: &scopes,
+                digests: (&ing.manifest_digest, &current_digest),
             });
             let reasons: Vec<String> = findings.iter().map(|f| f.code.to_owned()).collect();
             let contract = ContractRow {

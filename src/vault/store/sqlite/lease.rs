@@ -68,7 +68,7 @@ CREATE TABLE leases (
 
 -- The sweep reads only what is due: O(expired), not O(all).
 CREATE INDEX leases_due ON leases (expires_at) WHERE status = 'active';
-CREATE INDEX leases_by_ingest ON leases (ingest_id, issued_at);
+CREATE INDEX leases_by_ingest ON leases (ingest_id, issued_at, handle);
 
 CREATE TABLE grants (
     auth_code                TEXT PRIMARY KEY NOT NULL,
@@ -178,15 +178,31 @@ impl LeaseOps for SqliteTx<'_> {
     }
 
     fn lease_list(&mut self, f: &LeaseFilter) -> Result<Vec<LeaseRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLS} FROM leases
-             WHERE (?1 IS NULL OR ingest_id = ?1) AND (?2 IS NULL OR status = ?2)
-             ORDER BY issued_at DESC, handle DESC LIMIT ?3"
-        );
+        // One statement per filter shape (not `?1 IS NULL OR …`), so SQLite can use the
+        // per-contract index instead of scanning every lease.
+        let mut sql = format!("SELECT {COLS} FROM leases");
+        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        let mut conds = Vec::new();
+        if let Some(i) = &f.ingest_id {
+            args.push(i);
+            conds.push(format!("ingest_id = ?{}", args.len()));
+        }
+        if let Some(st) = &f.status {
+            args.push(st);
+            conds.push(format!("status = ?{}", args.len()));
+        }
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        let limit = clamp_limit(f.limit);
+        args.push(&limit);
+        sql.push_str(&format!(
+            " ORDER BY issued_at DESC, handle DESC LIMIT ?{}",
+            args.len()
+        ));
         let mut s = self.conn().prepare_cached(&sql).map_err(map_err)?;
-        let rows = s
-            .query_map(params![f.ingest_id, f.status, clamp_limit(f.limit)], row)
-            .map_err(map_err)?;
+        let rows = s.query_map(args.as_slice(), row).map_err(map_err)?;
         rows.collect::<Result<_, _>>().map_err(map_err)
     }
 
