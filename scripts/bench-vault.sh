@@ -118,6 +118,15 @@ read -r BB_MED BB_P90 < <(ms_of "$WORK/boot-big.txt")
 time_runs "$WORK/write-big.txt" "$RUNS" "$VG" --home "$H" -q lockdown off --reason bench
 read -r WB_MED WB_P90 < <(ms_of "$WORK/write-big.txt")
 
+FSYNC=$(python3 - "$WORK/fsync.probe" <<'PY'
+import os, statistics, sys, time
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o600)
+xs = []
+for _ in range(40):
+    t = time.perf_counter(); os.write(fd, b"x" * 200); os.fsync(fd); xs.append(time.perf_counter() - t)
+print(f"{statistics.median(xs)*1000:.2f}")
+PY
+)
 echo
 echo "machine: $(nproc) cores, $(uname -r); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
@@ -127,4 +136,5 @@ echo "| whole process, boot + one audited write (fsync on), 3-row log | ${W_MED}
 echo "| the same on the ${N}-row log | ${WB_MED} ms | ${WB_P90} ms | independent of length |"
 echo "| boot only (\`status\`), 3-row log | ${BS_MED} ms | ${BS_P90} ms | |"
 echo "| boot only (\`status\`), ${N}-row log | ${BB_MED} ms | ${BB_P90} ms | independent of length |"
+echo "| one \`fsync\` of a small file on the same disk, same run (floor; a write does 3) | ${FSYNC} ms | | |"
 echo "| \`audit verify\` walk of ${N} rows (best of 3) | ${BEST} rows/s | whole process $(python3 -c "print(f'{$VWALL:.3f}')") s | ≥ 200,000 rows/s |"
