@@ -440,6 +440,12 @@ fn push_u16_escape(unit: u32, out: &mut Vec<u8>) {
     }
 }
 
+/// Append one string in canonical form (quoted, `ensure_ascii` escapes), for writers that build
+/// canonical bytes field by field without a [`Value`] (the vault's audit rows).
+pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    write_string(s, out);
+}
+
 /// Python's `ensure_ascii` string encoder.
 fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');

@@ -20,3 +20,4 @@ pub mod manifest;
 pub mod output;
 pub mod paths;
 pub mod report;
+pub mod vault;

@@ -240,14 +240,15 @@ impl Git {
 }
 
 /// Clone `url` and check out `git_ref` (the default branch when `None`) detached in
-/// `dest` (replacing a previous install only once everything succeeded). `git_home` is the
-/// folder used as git's `HOME`.
+/// `dest` (replacing a previous install only once everything succeeded and `verify` accepted
+/// the checked-out tree). `git_home` is the folder used as git's `HOME`.
 pub fn install(
     url: &str,
     git_ref: Option<&str>,
     dest: &Path,
     git_home: &Path,
     allow_file: bool,
+    verify: &dyn Fn(&Path) -> Result<(), String>,
 ) -> Result<Installed, InstallProblem> {
     check_url(url, allow_file)?;
     if let Some(r) = git_ref {
@@ -293,6 +294,7 @@ pub fn install(
             ],
             "checkout",
         )?;
+        verify(&staging).map_err(|m| problem(AgentCode::InstalledManifestMismatch, m))?;
         Ok(commit)
     })();
     let commit = match result {

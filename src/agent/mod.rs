@@ -12,10 +12,14 @@ pub mod build;
 pub mod codes;
 pub mod discover;
 pub mod install;
+pub mod layout;
+pub mod lifecycle;
 pub mod logs;
 pub mod manifest;
 pub mod monitor;
 pub mod process;
 pub mod protocol;
+pub mod report;
+pub mod runs;
 
 pub use codes::AgentCode;

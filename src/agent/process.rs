@@ -145,6 +145,15 @@ pub fn kill_group_now(pgid: i32) {
     }
 }
 
+/// Send `sig` to group `pgid` without an identity check (only for a group whose leader's
+/// identity was proven and which still has members: a group id is not reused while any member
+/// lives).
+pub fn kill_group_now_with(pgid: i32, sig: Signal) {
+    if let Ok(p) = pid(pgid) {
+        let _ = rustix::process::kill_process_group(p, sig);
+    }
+}
+
 /// The signal's conventional name (`TERM`, `KILL`, …) or its number.
 pub fn signal_name(sig: i32) -> String {
     let name = match sig {

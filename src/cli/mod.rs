@@ -3,12 +3,14 @@
 //! Each family has its own `<Family>Cmd` in `src/cli/<family>.rs`; an arm here builds typed
 //! input, calls the core, and hands the report to the [`Printer`].
 
+mod agent;
 pub mod docs;
 mod envelope;
 mod gate;
 mod journal;
 mod manifest;
 mod pack;
+pub mod vault;
 mod zip;
 
 use std::process::ExitCode;
@@ -61,6 +63,18 @@ struct GlobalArgs {
         value_name = "RFC3339"
     )]
     now: Option<String>,
+
+    /// The vault home (default `~/.vaultgate`)
+    ///
+    /// Used by the commands that open a vault (`init`, `status`, `token`, `audit`, …).
+    #[arg(long, global = true, env = "VAULTGATE_HOME", value_name = "DIR")]
+    home: Option<std::path::PathBuf>,
+
+    /// Read the vault token from this file (0600) instead of `VAULTGATE_TOKEN`
+    ///
+    /// A token is never accepted as a command-line argument: argv is visible to every user.
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +105,13 @@ enum Command {
     /// Check operations against an envelope policy
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCmd),
+
+    /// Discover, install, build, enable, run and stop OpenSentience agents
+    #[command(subcommand)]
+    Agent(agent::AgentCmd),
+
+    #[command(flatten)]
+    Vault(vault::VaultCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -99,6 +120,10 @@ pub struct Ctx {
     pub printer: Printer,
     /// The (possibly fixed) clock.
     pub clock: Box<dyn Clock>,
+    /// `--home` / `VAULTGATE_HOME`.
+    pub home: Option<std::path::PathBuf>,
+    /// `--token-file`.
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 /// Parse argv, run the command, return the process exit code.
@@ -116,7 +141,12 @@ pub fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => return printer.error(&e.to_string()).into(),
     };
-    let ctx = Ctx { printer, clock };
+    let ctx = Ctx {
+        printer,
+        clock,
+        home: cli.global.home,
+        token_file: cli.global.token_file,
+    };
     match dispatch(cli.command, &ctx) {
         Ok(status) => status.into(),
         Err(e) => ctx.printer.error(&error_message(&e)).into(),
@@ -150,5 +180,7 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         Command::Zip(cmd) => zip::dispatch(cmd, ctx),
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
+        Command::Agent(cmd) => agent::dispatch(cmd, ctx),
+        Command::Vault(cmd) => vault::dispatch(cmd, ctx),
     }
 }

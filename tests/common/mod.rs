@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: run the real binary with a clean environment, and
 //! find the external corpora in `../shared/` (skipping loudly when they are absent).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+pub mod agent;
 
 use std::path::{Path, PathBuf};
 
