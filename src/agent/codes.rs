@@ -2,6 +2,25 @@
 
 use crate::report::FindingCode;
 
+/// Every audit event type the agent family writes (documented in `docs/agents.md`).
+pub const AUDIT_EVENTS: &[&str] = &[
+    "agent.discovered",
+    "agent.updated",
+    "agent.discovery_unchanged",
+    "agent.installed",
+    "agent.build_started",
+    "agent.built",
+    "agent.build_failed",
+    "agent.enabled",
+    "agent.permissions_revoked",
+    "agent.run_started",
+    "agent.stop_requested",
+    "agent.run_stopped",
+    "agent.run_crashed",
+    "agent.run_checked",
+    "security.denied",
+];
+
 /// Every reason the agent lifecycle refuses something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AgentCode {
@@ -149,6 +168,41 @@ impl FindingCode for AgentCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_and_event_is_documented() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/agents.md"))
+            .unwrap();
+        for c in AgentCode::all() {
+            assert!(
+                docs.contains(&format!("`{}`", c.as_str())),
+                "{} is not in docs/agents.md",
+                c.as_str()
+            );
+        }
+        for e in AUDIT_EVENTS {
+            assert!(
+                docs.contains(&format!("`{e}`")),
+                "{e} is not in docs/agents.md"
+            );
+        }
+        // Every event the code appends is in the list.
+        for file in ["lifecycle.rs", "runs.rs"] {
+            let src =
+                std::fs::read_to_string(format!("{}/src/agent/{file}", env!("CARGO_MANIFEST_DIR")))
+                    .unwrap();
+            for part in src.split("NewEvent::new(").skip(1) {
+                let lit = part.trim_start().trim_start_matches('\n');
+                if let Some(rest) = lit.strip_prefix('"') {
+                    let name = &rest[..rest.find('"').unwrap()];
+                    assert!(
+                        AUDIT_EVENTS.contains(&name),
+                        "{name} ({file}) is not in AUDIT_EVENTS"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_full_code_list_is_pinned() {

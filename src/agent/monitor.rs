@@ -179,24 +179,11 @@ pub fn run(spec: &Spec, rec: &Arc<dyn Recorder>) -> Result<Outcome, MonitorError
         let path = spec.log_dir.join(name);
         let cap = spec.log_cap;
         let redactor = redactor.clone();
-        std::thread::spawn(move || -> std::io::Result<(u64, u64)> {
-            let mut w = LineRedactingWriter::new(CappedLog::create(&path, cap)?, redactor);
-            if let Some(mut pipe) = pipe {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    match pipe.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            // A full disk must not block the agent: drop and keep draining.
-                            let _ = w.feed(&buf[..n]);
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
-            }
-            w.finish()
-        })
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(drain_pipe(pipe, &path, cap, redactor));
+        });
+        rx
     };
     let out = drain(
         child
@@ -242,8 +229,19 @@ pub fn run(spec: &Spec, rec: &Arc<dyn Recorder>) -> Result<Outcome, MonitorError
     let _ = server.join();
     let _ = std::fs::remove_file(&spec.socket);
 
-    let stdout = out.join().ok().and_then(Result::ok).unwrap_or_default();
-    let stderr = err.join().ok().and_then(Result::ok).unwrap_or_default();
+    // The group is dead, so the pipes reach end of file at once, unless a process that left
+    // the group (its own `setsid`) still holds one: then stop waiting after a bound.
+    let bound = Duration::from_secs(5);
+    let stdout = out
+        .recv_timeout(bound)
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let stderr = err
+        .recv_timeout(bound)
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     let exit_code = status.code();
     let signal = status.signal();
     let stopped = exit_code == Some(0) || rec.stop_requested();
@@ -257,6 +255,31 @@ pub fn run(spec: &Spec, rec: &Arc<dyn Recorder>) -> Result<Outcome, MonitorError
     rec.finished(&outcome).map_err(MonitorError::Record)?;
     drop(lock);
     Ok(outcome)
+}
+
+/// Copy one of the agent's pipes into its capped, redacted log until end of file.
+fn drain_pipe(
+    pipe: Option<Box<dyn std::io::Read + Send>>,
+    path: &Path,
+    cap: u64,
+    redactor: Redactor,
+) -> std::io::Result<(u64, u64)> {
+    let mut w = LineRedactingWriter::new(CappedLog::create(path, cap)?, redactor);
+    if let Some(mut pipe) = pipe {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    // A full disk must not block the agent: drop and keep draining.
+                    let _ = w.feed(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    }
+    w.finish()
 }
 
 struct Session {
