@@ -71,8 +71,8 @@ json.dump({"id": sys.argv[2], "name": sys.argv[2], "version": "1", "description"
            "source": {"git_url": sys.argv[3]}, "entrypoint": {"type": "command", "value": "bin/agent.sh"},
            "permissions": [], "capabilities": []}, open(sys.argv[1], "w"))
 PY
-  git init -q --bare "$work/git/$1.git"
-  (cd "$d" && git init -q && git add -A && git -c user.name=b -c user.email=b@e -c commit.gpgsign=false commit -q -m b \
+  git -c init.defaultBranch=main init -q --bare "$work/git/$1.git"
+  (cd "$d" && git -c init.defaultBranch=main init -q && git add -A && git -c user.name=b -c user.email=b@e -c commit.gpgsign=false commit -q -m b \
     && git push -q "$work/git/$1.git" HEAD:refs/heads/main)
 }
 mk com.bench.sleeper $'#!/bin/sh\nexec sleep 100000\n'
@@ -139,7 +139,14 @@ def captured():
         if os.path.exists(err) and b"write_ns=" in open(err, "rb").read():
             break
         time.sleep(0.05)
-    return int(re.search(rb"write_ns=(\d+)", open(err, "rb").read()).group(1)) / 1e9
+    ns = int(re.search(rb"write_ns=(\d+)", open(err, "rb").read()).group(1))
+    # The next run needs this one recorded as ended.
+    while time.time() < deadline:
+        st = json.loads(subprocess.run([vg, "--json", "--token-file", tok, "agent", "status", "com.bench.writer"], capture_output=True).stdout)
+        if st["runs"] and st["runs"][0]["state"] in ("stopped", "crashed"):
+            break
+        time.sleep(0.05)
+    return ns / 1e9
 d = [direct() for _ in range(3)]
 c = [captured() for _ in range(3)]
 mib = 256

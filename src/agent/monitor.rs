@@ -221,8 +221,18 @@ pub fn run(spec: &Spec, rec: &Arc<dyn Recorder>) -> Result<Outcome, MonitorError
     );
     process::kill_group_now(pid);
     let status = child.wait().map_err(io("wait for", Path::new("agent")))?;
-    // Reap any re-parented grandchild.
-    while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
+    // Reap the grandchildren the kill re-parented to us (we are their subreaper); a process that
+    // left the group and lives on is not waited for beyond the bound.
+    let reap_until = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match rustix::process::wait(rustix::process::WaitOptions::NOHANG) {
+            Ok(Some(_)) => {}
+            Ok(None) if std::time::Instant::now() < reap_until => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            _ => break,
+        }
+    }
 
     shutdown.store(true, Ordering::SeqCst);
     let _ = UnixStream::connect(&spec.socket);

@@ -126,15 +126,46 @@ pub fn signal_group(id: &Identity, sig: Signal) -> std::io::Result<Signalled> {
     }
 }
 
-/// `true` while any process is in group `pgid`.
+/// `true` while a process that is not a zombie is in group `pgid`. A zombie (dead, waiting
+/// for its parent to reap it) runs nothing, so a stop is complete without waiting for the
+/// reaper; when `/proc` cannot be read the answer is `true` (never report a group gone on
+/// doubt).
 pub fn group_alive(pgid: i32) -> bool {
-    match pid(pgid) {
-        Ok(p) => !matches!(
-            rustix::process::test_kill_process_group(p),
-            Err(rustix::io::Errno::SRCH)
-        ),
-        Err(_) => false,
+    let Ok(p) = pid(pgid) else { return false };
+    if matches!(
+        rustix::process::test_kill_process_group(p),
+        Err(rustix::io::Errno::SRCH)
+    ) {
+        return false;
     }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(n) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{n}/stat"))
+            && let Some((state, pgrp)) = parse_state_and_group(&stat)
+            && pgrp == pgid
+            && state != 'Z'
+            && state != 'X'
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Fields 3 (state) and 5 (process group) of a `stat` line.
+fn parse_state_and_group(stat: &str) -> Option<(char, i32)> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut f = after.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let _ppid = f.next()?;
+    let pgrp = f.next()?.parse().ok()?;
+    Some((state, pgrp))
 }
 
 /// Kill whatever is left in group `pgid` (used by the monitor, the group leader's parent,
@@ -181,6 +212,14 @@ mod tests {
             "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
         assert_eq!(parse_start_time(stat), Some(987_654));
         assert_eq!(parse_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn state_and_group_are_fields_3_and_5() {
+        assert_eq!(
+            parse_state_and_group("7 (a) b) Z 1 42 42 0"),
+            Some(('Z', 42))
+        );
     }
 
     #[test]

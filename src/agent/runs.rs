@@ -759,7 +759,7 @@ pub fn stop(
     }
     let term_deadline = t0 + timeout;
     while process::group_alive(group) && Instant::now() < term_deadline {
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(10));
     }
     if process::group_alive(group) {
         escalated = true;
