@@ -16,11 +16,13 @@ use super::vault::{caller, home, open};
 use crate::agent::lifecycle;
 use crate::agent::runs::{self, RunOptions};
 use crate::clock::{self, Clock};
-use crate::exit::{EXIT_CODES_HELP, ExitStatus};
+use crate::exit::{ExitStatus, with_exit_codes};
 use crate::vault::Vault;
 
 fn help(examples: &str) -> String {
-    format!("Examples:\n{examples}\n\n{EXIT_CODES_HELP}")
+    with_exit_codes(&format!(
+        "Examples:\n{examples}\n\nExit 1 when refused (a finding names the reason and a `security.denied` row is audited)."
+    ))
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -168,7 +170,7 @@ pub enum AgentCmd {
     },
 
     /// The run monitor (started by `agent run`; not for direct use)
-    #[command(name = "__monitor", hide = true)]
+    #[command(name = "__monitor", hide = true, after_help = help("  (started by `vaultgate agent run`)"))]
     Monitor(MonitorArgs),
 }
 

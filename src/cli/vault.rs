@@ -483,7 +483,14 @@ fn audit(a: AuditCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         let o = vault::verify::verify_export(&mut BufReader::new(f), &key)?;
         return Ok(ctx.printer.emit(&VaultReport::verify(&o, "export")));
     }
-    let mut v = open(ctx)?;
+    let mut v = if matches!(a, AuditCmd::Verify { .. }) {
+        // Inspection boot: a failed audit check is reported with every finding of the walk
+        // instead of stopping at boot.
+        let h = home(ctx)?;
+        vault::boot_for_inspection(&h, ctx.clock.as_ref()).1?
+    } else {
+        open(ctx)?
+    };
     let who = caller(ctx);
     match a {
         AuditCmd::Tail {

@@ -522,6 +522,7 @@ impl Vault<'_> {
         act: &Act,
         f: impl FnOnce(&mut AuditedTx<'_>, &Principal) -> Result<T, ActError>,
     ) -> Result<T, ActFailure> {
+        self.writable()?;
         let lock = lock_file(&self.home.lock_path())?;
         let now = self.clock.now();
         let outcome = {
@@ -610,6 +611,7 @@ impl Vault<'_> {
         &mut self,
         f: impl FnOnce(&mut AuditedTx<'_>) -> Result<T, ActError>,
     ) -> Result<T, VaultError> {
+        self.writable()?;
         let lock = lock_file(&self.home.lock_path())?;
         let now = self.clock.now();
         let res = {
@@ -646,6 +648,7 @@ impl Vault<'_> {
         refusal: &Refusal,
         now: SystemTime,
     ) -> Result<u64, VaultError> {
+        self.writable()?;
         let head = {
             let Vault { store, keys, .. } = self;
             (|| -> Result<(u64, AuditHead), ActError> {

@@ -127,12 +127,31 @@ pub(super) fn root_aad(vault_id: &str, key_id: &str) -> Vec<u8> {
 /// Run the boot sequence. Returns the report and, when every step passed, the open vault.
 pub fn boot<'c>(home: &Home, clock: &'c dyn Clock) -> (BootReport, Result<Vault<'c>, VaultError>) {
     let mut report = BootReport::default();
-    let result = run(home, clock, &mut report);
+    let result = run(home, clock, &mut report, false);
+    (report, result)
+}
+
+/// Boot for inspection (`audit verify`): like [`boot`], but a tampered audit table (step 3's
+/// `schema-tampered`) or a failed audit step is recorded in the report instead of stopping the
+/// boot, so the whole chain can be walked and every problem named. The vault returned refuses
+/// every write (nothing may be appended to, or re-anchor, a log that failed its check).
+pub fn boot_for_inspection<'c>(
+    home: &Home,
+    clock: &'c dyn Clock,
+) -> (BootReport, Result<Vault<'c>, VaultError>) {
+    let mut report = BootReport::default();
+    let result = run(home, clock, &mut report, true);
     (report, result)
 }
 
 #[allow(clippy::too_many_lines)] // the six steps read best in one place, in order
-fn run<'c>(home: &Home, clock: &'c dyn Clock, r: &mut BootReport) -> Result<Vault<'c>, VaultError> {
+fn run<'c>(
+    home: &Home,
+    clock: &'c dyn Clock,
+    r: &mut BootReport,
+    inspect: bool,
+) -> Result<Vault<'c>, VaultError> {
+    let mut tamper: Option<String> = None;
     // 1. configuration
     if std::fs::symlink_metadata(home.root()).is_err() {
         return Err(r.fail(
@@ -210,14 +229,15 @@ fn run<'c>(home: &Home, clock: &'c dyn Clock, r: &mut BootReport) -> Result<Vaul
         ));
     }
     if !schema.protection_problems.is_empty() {
-        return Err(r.fail(
-            BootStep::Database,
-            VaultCode::SchemaTampered,
-            format!(
-                "the audit table's append-only protections were altered: {}",
-                schema.protection_problems.join("; ")
-            ),
-        ));
+        let msg = format!(
+            "the audit table's append-only protections were altered: {}",
+            schema.protection_problems.join("; ")
+        );
+        let e = r.fail(BootStep::Database, VaultCode::SchemaTampered, msg.clone());
+        if !inspect {
+            return Err(e);
+        }
+        tamper = Some(msg);
     }
     let (vault_id, db_key_id, root_wrapped) = match read_root_meta(store.as_mut()) {
         Ok(v) => v,
@@ -260,52 +280,74 @@ fn run<'c>(home: &Home, clock: &'c dyn Clock, r: &mut BootReport) -> Result<Vaul
     );
 
     // 4. audit head
-    let anchor = match audit::read_anchor(&home.anchor_path(), &keys.audit) {
-        Ok(a) => a,
-        Err(i) => return Err(r.fail(BootStep::Audit, i.code, i.message)),
-    };
-    let checked = (|| -> Result<Result<u64, audit::AuditIssue>, String> {
-        let mut tx = store.begin(TxMode::Read).map_err(|e| e.to_string())?;
-        let head = tx.audit_head().map_err(|e| e.to_string())?;
-        let mut get = |seq| tx_get(tx.as_mut(), seq);
-        let res = audit::check_head(&keys.audit, &anchor, head.as_ref(), &schema, &mut get);
-        Ok(res.map(|()| head.map_or(0, |h| h.seq)))
+    let checked = (|| -> Result<(audit::Anchor, u64), (VaultCode, String)> {
+        let anchor = audit::read_anchor(&home.anchor_path(), &keys.audit)
+            .map_err(|i| (i.code, i.message))?;
+        let inner = (|| -> Result<Result<u64, audit::AuditIssue>, String> {
+            let mut tx = store.begin(TxMode::Read).map_err(|e| e.to_string())?;
+            let head = tx.audit_head().map_err(|e| e.to_string())?;
+            let mut get = |seq| tx_get(tx.as_mut(), seq);
+            let res = audit::check_head(&keys.audit, &anchor, head.as_ref(), &schema, &mut get);
+            Ok(res.map(|()| head.map_or(0, |h| h.seq)))
+        })();
+        match inner {
+            Ok(Ok(seq)) => Ok((anchor, seq)),
+            Ok(Err(i)) => Err((i.code, i.message)),
+            Err(e) => Err((VaultCode::DbUnreadable, e)),
+        }
     })();
-    let head_seq = match checked {
-        Ok(Ok(seq)) => seq,
-        Ok(Err(i)) => return Err(r.fail(BootStep::Audit, i.code, i.message)),
-        Err(e) => return Err(r.fail(BootStep::Audit, VaultCode::DbUnreadable, e)),
-    };
     let mut vault = Vault {
         home: home.clone(),
         config,
         keys,
         store,
         clock,
+        tamper: None,
     };
-    let mut migrated = Vec::new();
-    for version in &schema.pending {
-        if let Err(e) = vault.apply_migration(*version) {
-            return Err(r.fail(
-                BootStep::Audit,
-                VaultCode::DbUnreadable,
-                format!("applying migration {version} failed: {e}"),
-            ));
-        }
-        migrated.push(*version);
-    }
-    r.ok(
-        BootStep::Audit,
-        format!(
-            "anchor at row {}, database head at row {head_seq}{}",
-            anchor.seq,
-            if migrated.is_empty() {
-                String::new()
-            } else {
-                format!("; applied migration(s) {migrated:?}")
+    match checked {
+        Ok((anchor, head_seq)) if tamper.is_none() => {
+            let mut migrated = Vec::new();
+            for version in &schema.pending {
+                if let Err(e) = vault.apply_migration(*version) {
+                    return Err(r.fail(
+                        BootStep::Audit,
+                        VaultCode::DbUnreadable,
+                        format!("applying migration {version} failed: {e}"),
+                    ));
+                }
+                migrated.push(*version);
             }
-        ),
-    );
+            r.ok(
+                BootStep::Audit,
+                format!(
+                    "anchor at row {}, database head at row {head_seq}{}",
+                    anchor.seq,
+                    if migrated.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; applied migration(s) {migrated:?}")
+                    }
+                ),
+            );
+        }
+        Ok((anchor, head_seq)) => {
+            r.ok(
+                BootStep::Audit,
+                format!(
+                    "anchor at row {}, database head at row {head_seq}",
+                    anchor.seq
+                ),
+            );
+        }
+        Err((code, msg)) => {
+            let e = r.fail(BootStep::Audit, code, msg.clone());
+            if !inspect {
+                return Err(e);
+            }
+            tamper.get_or_insert(msg);
+        }
+    }
+    vault.tamper = tamper;
 
     // 5. clock
     let now = clock.now();

@@ -139,6 +139,7 @@ fn build(staging: &Path, clock: &dyn Clock) -> Result<(SecretString, String, Str
         keys,
         store: Box::new(store) as Box<dyn Store>,
         clock,
+        tamper: None,
     };
     let accessor = new_token.accessor.clone();
     let caps: Vec<String> = vault

@@ -34,7 +34,7 @@ pub mod verify;
 
 pub use act::{Act, ActError, ActFailure, AuditedTx, Caller, Principal, Refusal, RefusalKind};
 pub use audit::{Actor, Metadata, NewEvent, Severity};
-pub use boot::{BootReport, BootStep, boot};
+pub use boot::{BootReport, BootStep, boot, boot_for_inspection};
 pub use caps::{Capability, CapabilitySet};
 pub use codes::VaultCode;
 pub use config::ValidConfig;
@@ -112,6 +112,8 @@ pub struct Vault<'c> {
     keys: Keys,
     store: Box<dyn Store>,
     clock: &'c dyn Clock,
+    /// Set when booted for inspection over a log that failed its check: writes are refused.
+    tamper: Option<String>,
 }
 
 impl std::fmt::Debug for Vault<'_> {
@@ -127,6 +129,16 @@ impl<'c> Vault<'c> {
     /// Boot a home; the error names the failed step.
     pub fn open(home: &Home, clock: &'c dyn Clock) -> Result<Self, VaultError> {
         boot::boot(home, clock).1
+    }
+
+    /// Refuse to write to a log that failed its boot check (inspection boots only).
+    fn writable(&self) -> Result<(), VaultError> {
+        match &self.tamper {
+            None => Ok(()),
+            Some(why) => Err(VaultError::Act(format!(
+                "the audit log failed its check ({why}); nothing is written until it is resolved"
+            ))),
+        }
     }
 
     /// The home.
