@@ -204,9 +204,18 @@ impl LineRedactingWriter {
         }
         // Whole lines straight from the buffer, in one redaction pass.
         if let Some(last_nl) = memchr::memrchr(b'\n', rest) {
-            let (lines, tail) = rest.split_at(last_nl + 1);
-            for piece in lines.chunks(MAX_LINE) {
-                self.emit(piece)?;
+            let (mut lines, tail) = rest.split_at(last_nl + 1);
+            // Pieces end at a line end whenever a line fits, so no secret is cut in two
+            // unless its line is longer than MAX_LINE.
+            while !lines.is_empty() {
+                let window = &lines[..lines.len().min(MAX_LINE)];
+                let cut = if window.len() == lines.len() {
+                    window.len()
+                } else {
+                    memchr::memrchr(b'\n', window).map_or(window.len(), |i| i + 1)
+                };
+                self.emit(&lines[..cut])?;
+                lines = &lines[cut..];
             }
             rest = tail;
         }
@@ -271,6 +280,31 @@ mod tests {
         assert!(old.len() <= 4096 + 200);
         assert!(cur.len() <= 4096 + 300);
         assert!(old.contains("line 01"));
+    }
+
+    #[test]
+    fn a_secret_in_a_big_read_of_short_lines_is_redacted() {
+        // Regression: a read holding more than MAX_LINE bytes of complete lines was cut every
+        // MAX_LINE bytes, mid-line, so a token on the cut escaped redaction.
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("stdout.log");
+        let tok = "vgs_00112233445566778899aabbccddeeff";
+        let mut w = LineRedactingWriter::new(
+            CappedLog::create(&p, 1 << 24).unwrap(),
+            Redactor::new(&[tok.into()]),
+        );
+        let mut big = Vec::new();
+        while big.len() < 3 * MAX_LINE {
+            big.extend_from_slice(format!("x {tok} y\n").as_bytes());
+        }
+        w.feed(&big).unwrap();
+        w.finish().unwrap();
+        let out = std::fs::read_to_string(&p).unwrap();
+        assert!(!out.contains("vgs_"), "a token escaped redaction");
+        assert_eq!(
+            out.lines().count(),
+            big.iter().filter(|b| **b == b'\n').count()
+        );
     }
 
     #[test]

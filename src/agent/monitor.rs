@@ -16,6 +16,7 @@
 //!   `stopped` after a requested stop or a 0 exit, `crashed` otherwise.
 
 use std::io::Read as _;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
@@ -185,6 +186,17 @@ pub fn run(spec: &Spec, rec: &Arc<dyn Recorder>) -> Result<Outcome, MonitorError
         });
         rx
     };
+    // Larger pipes (1 MiB, the default unprivileged maximum) mean fewer wake-ups of the drains
+    // per byte the agent writes; a kernel that refuses keeps the default size.
+    for fd in [
+        child.stdout.as_ref().map(AsFd::as_fd),
+        child.stderr.as_ref().map(AsFd::as_fd),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = rustix::pipe::fcntl_setpipe_size(fd, 1 << 20);
+    }
     let out = drain(
         child
             .stdout
@@ -276,7 +288,7 @@ fn drain_pipe(
 ) -> std::io::Result<(u64, u64)> {
     let mut w = LineRedactingWriter::new(CappedLog::create(path, cap)?, redactor);
     if let Some(mut pipe) = pipe {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 256 * 1024];
         loop {
             match pipe.read(&mut buf) {
                 Ok(0) => break,
