@@ -303,7 +303,7 @@ mod tests {
         assert!(!out.contains("vgs_"), "a token escaped redaction");
         assert_eq!(
             out.lines().count(),
-            big.iter().filter(|b| **b == b'\n').count()
+            memchr::memchr_iter(b'\n', &big).count()
         );
     }
 
