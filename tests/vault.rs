@@ -382,6 +382,16 @@ fn capabilities_decide_and_roles_expand_at_creation() {
         "token",
         "create",
         "--name",
+        "two words",
+        "--role",
+        "auditor",
+    ]);
+    assert_eq!(json_of(&out)["reason"], "token-name-invalid");
+    let out = v.admin(&[
+        "--json",
+        "token",
+        "create",
+        "--name",
         "w",
         "--capability",
         "agent:*",

@@ -9,7 +9,6 @@ mod envelope;
 mod gate;
 mod journal;
 mod manifest;
-mod pack;
 pub mod vault;
 mod zip;
 
