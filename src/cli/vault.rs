@@ -314,7 +314,7 @@ pub fn dispatch(cmd: VaultCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 let o = v.audit_verify_chain()?;
                 extra.push((
                     "chain".to_owned(),
-                    o.issues.first().map(vault::audit::AuditIssue::code_str),
+                    o.issues.first().map(|f| f.code),
                     format!("{} rows, {} problem(s)", o.rows, o.issue_total),
                 ));
             }
