@@ -55,11 +55,20 @@ impl From<ExitStatus> for ExitCode {
 }
 
 /// The text appended to every `--help`: the exit codes, so a script author never has to guess.
+/// It is the only place they are written; a command adds what is particular to it (what fails,
+/// what cannot run) above it through [`with_exit_codes`].
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  pass: everything checked passed
   1  check failed or policy denied (findings are reported)
   2  could not run: usage, I/O, configuration or internal error";
+
+/// A command's `after_help`: its own text (examples, what fails), then [`EXIT_CODES_HELP`].
+/// Use it as `#[command(after_help = with_exit_codes(HELP))]`; `tests/cli.rs` checks that every
+/// command's help carries the shared text once.
+pub fn with_exit_codes(body: &str) -> String {
+    format!("{}\n\n{EXIT_CODES_HELP}", body.trim_end())
+}
 
 #[cfg(test)]
 mod tests {

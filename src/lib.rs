@@ -2,7 +2,7 @@
 //!
 //! Layers (arrows point down only): [`cli`] maps argv to typed calls into the families
 //! ([`manifest`], …), which use the shared modules ([`exit`], [`output`], [`report`], [`clock`],
-//! [`fsutil`], [`hash`], [`paths`]). The core never prints; every report goes through
+//! [`fsutil`], [`hash`], [`paths`], [`walk`]). The core never prints; every report goes through
 //! [`output::Printer`].
 
 pub mod bundle;
@@ -20,3 +20,4 @@ pub mod output;
 pub mod paths;
 pub mod report;
 pub mod vault;
+pub mod walk;

@@ -13,8 +13,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value};
 
 use crate::exit::ExitStatus;
+use crate::report::{Finding, all_clear};
 
 /// A report any command can print as text or JSON.
+///
+/// Every impl states its schema and its verdict rule in one line with [`render_head!`]
+/// (`crate::render_head!(SCHEMA, rule)`), where `rule` is [`passes`] for a report that exists
+/// only on success (anything else was an error, exit 2), or a function of the report, usually
+/// through [`verdict`]: `|r: &Self| verdict(&r.findings(), r.could_not_run())`. There is no
+/// default rule on purpose: a report type that forgot one must not pass by default.
 pub trait Render {
     /// `vaultgate/<family>/v1`.
     fn schema(&self) -> &'static str;
@@ -29,6 +36,46 @@ pub trait Render {
     fn summary_line(&self) -> String;
 }
 
+/// `schema` and `status` of a [`Render`] impl in one line: the family's `vaultgate/<family>/v1`
+/// and the rule that decides the verdict (a function or closure taking `&Self`; see
+/// [`passes`] and [`verdict`]).
+///
+/// ```text
+/// impl Render for DigestReport {
+///     crate::render_head!(super::SCHEMA, output::passes);
+///     fn to_json(&self) -> Map<String, Value> { .. }
+///     ..
+/// }
+/// ```
+#[macro_export]
+macro_rules! render_head {
+    ($schema:expr, $rule:expr) => {
+        fn schema(&self) -> &'static str {
+            $schema
+        }
+        fn status(&self) -> $crate::exit::ExitStatus {
+            ($rule)(self)
+        }
+    };
+}
+
+/// The verdict rule of a report that exists only when the command succeeded (a write, a
+/// digest): it passes; every failure of such a command is an error (exit 2) instead.
+pub fn passes<T: ?Sized>(_report: &T) -> ExitStatus {
+    ExitStatus::Pass
+}
+
+/// The one verdict rule for findings: `Error` when the check could not run in full (a partial
+/// evaluation never passes), else `Fail` when any finding is an error, else `Pass` (warnings
+/// alone pass).
+pub fn verdict(findings: &[Finding], could_not_run: bool) -> ExitStatus {
+    if could_not_run {
+        ExitStatus::Error
+    } else {
+        ExitStatus::pass_if(all_clear(findings))
+    }
+}
+
 /// A `json!({...})` object literal as a map (any other value is wrapped under `value`).
 pub fn json_object(v: Value) -> Map<String, Value> {
     match v {
@@ -41,8 +88,8 @@ pub fn json_object(v: Value) -> Map<String, Value> {
     }
 }
 
-/// When to colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// When to colour. (The CLI maps its own `--color` enum onto this one; the core knows no clap.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorWhen {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
     Auto,

@@ -223,3 +223,216 @@ fn readme_opens_with_two_commands_and_the_first_passes() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("PASS"));
     assert!(report.path().join("r/report.json").is_file());
 }
+
+/// Every finding code of every family, as the library defines it (`FindingCode::all`).
+fn defined_codes() -> Vec<(&'static str, Vec<&'static str>)> {
+    use vaultgate::report::FindingCode;
+    fn names<C: FindingCode>() -> Vec<&'static str> {
+        C::all().iter().map(|c| c.as_str()).collect()
+    }
+    let mut zip = names::<vaultgate::bundle::ZipCode>();
+    // The gate's extract step reports these; they are documented in docs/gate.md.
+    let extract = names::<vaultgate::bundle::extract::ExtractCode>();
+    zip.retain(|c| !c.starts_with("zip-extract-"));
+    let mut gate = names::<vaultgate::gate::GateCode>();
+    gate.extend(extract);
+    vec![
+        ("manifest", names::<vaultgate::manifest::ManifestCode>()),
+        ("zip", zip),
+        ("gate", gate),
+        ("journal", names::<vaultgate::journal::JournalCode>()),
+        ("envelope", names::<vaultgate::envelope::EnvelopeCode>()),
+    ]
+}
+
+/// Backticked words in `text` that look like a finding code of any family (`zip-gap`).
+fn code_like_words(text: &str) -> std::collections::BTreeSet<String> {
+    const PREFIXES: [&str; 5] = ["manifest-", "zip-", "gate-", "journal-", "envelope-"];
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            PREFIXES.iter().any(|p| w.starts_with(p))
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Backticked words in the docs that look like codes but are not (so are not defined).
+const DOCUMENTED_NON_CODES: &[(&str, &str)] = &[
+    ("gate-report", "docs/gate.md: the default report folder"),
+    (
+        "envelope-check",
+        "docs/envelope.md: the journal step name of a check",
+    ),
+];
+
+/// Codes that no end-to-end test (tests/*.rs) or snapshot (tests/snapshots/) names, so none is
+/// known to be emitted through the binary. Most have unit tests beside the rule that emits them;
+/// each one covered end to end comes off this list (the test below says so).
+const NOT_NAMED_BY_AN_END_TO_END_TEST: &[&str] = &[
+    "journal-bad-hash-format",
+    "journal-bad-timestamp",
+    "journal-checkpoint-mismatch",
+    "journal-count-mismatch",
+    "journal-empty-value",
+    "journal-head-mismatch",
+    "journal-missing-key",
+    "journal-not-canonical",
+    "journal-step-not-found",
+    "journal-unknown-key",
+    "journal-wrong-type",
+    "zip-bad-extra-field",
+    "zip-bad-local-header",
+    "zip-central-directory-mismatch",
+    "zip-data-corrupt",
+    "zip-data-descriptor-mismatch",
+    "zip-data-out-of-bounds",
+    "zip-data-over-limit",
+    "zip-data-size-mismatch",
+    "zip-dir-with-data",
+    "zip-duplicate-normalized",
+    "zip-entry-count-mismatch",
+    "zip-eocd-in-comment",
+    "zip-extract-collision",
+    "zip-extract-data-invalid",
+    "zip-extract-link",
+    "zip-extract-over-limit",
+    "zip-extract-special-file",
+    "zip-extract-unsafe-name",
+    "zip-file-is-parent",
+    "zip-gap",
+    "zip-hidden-local-header",
+    "zip-multi-disk",
+    "zip-multiple-eocd",
+    "zip-name-dot-component",
+    "zip-name-empty",
+    "zip-name-encoding",
+    "zip-name-too-long",
+    "zip-overlapping-entries",
+    "zip-second-opinion",
+    "zip-stored-size-mismatch",
+    "zip-type-mismatch",
+    "zip-unicode-path-mismatch",
+    "zip-unknown-flags",
+    "zip-zip64-mismatch",
+    "zip-zip64-unneeded",
+];
+
+/// Codes against the docs in both directions: every code a family defines is documented in its
+/// `docs/<family>.md`, and every code-like word a doc names is a code that family defines.
+#[test]
+fn every_finding_code_is_documented_and_every_documented_code_is_defined() {
+    let mut problems = Vec::new();
+    for (family, codes) in defined_codes() {
+        let page = format!("docs/{family}.md");
+        let text = std::fs::read_to_string(repo_root().join(&page)).unwrap();
+        let documented = code_like_words(&text);
+        for c in &codes {
+            if !documented.contains(*c) {
+                problems.push(format!("`{c}` is defined but {page} does not name it"));
+            }
+        }
+        for w in &documented {
+            let own = codes.contains(&w.as_str());
+            let other = defined_codes()
+                .iter()
+                .any(|(_, cs)| cs.contains(&w.as_str()));
+            let excused = DOCUMENTED_NON_CODES.iter().any(|(n, _)| n == w);
+            if !own && !other && !excused {
+                problems.push(format!("{page} names `{w}`, which no family defines"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Which codes an end-to-end test names, against the pinned list of those none does.
+#[test]
+fn codes_not_named_by_any_end_to_end_test_are_pinned() {
+    let mut tests = String::new();
+    for dir in ["tests", "tests/snapshots"] {
+        for e in std::fs::read_dir(repo_root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            let ext = p.extension().and_then(|x| x.to_str());
+            // This file names every code in the list above; it does not emit them.
+            if matches!(ext, Some("rs" | "snap")) && !p.ends_with("tests/cli.rs") {
+                tests.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for (_, codes) in defined_codes() {
+        for c in codes {
+            let named = tests.contains(&format!("\"{c}\"")) || tests.contains(&format!("`{c}`"));
+            let pinned = NOT_NAMED_BY_AN_END_TO_END_TEST.contains(&c);
+            if !named && !pinned {
+                problems.push(format!(
+                    "`{c}` is named by no end-to-end test: add one (or, knowingly, add it to NOT_NAMED_BY_AN_END_TO_END_TEST)"
+                ));
+            }
+            if named && pinned {
+                problems.push(format!(
+                    "`{c}` is now named by an end-to-end test: remove it from NOT_NAMED_BY_AN_END_TO_END_TEST"
+                ));
+            }
+        }
+    }
+    let all: Vec<&str> = defined_codes().into_iter().flat_map(|(_, c)| c).collect();
+    for c in NOT_NAMED_BY_AN_END_TO_END_TEST {
+        if !all.contains(c) {
+            problems.push(format!("`{c}` is pinned but no family defines it"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Commands whose `after_help` still writes its own exit-code list instead of the shared
+/// `EXIT_CODES_HELP` (through `exit::with_exit_codes`); each owner takes its command off.
+const OWN_EXIT_CODE_TEXT: &[&str] = &[
+    "vaultgate gate",
+    "vaultgate zip audit",
+    "vaultgate zip pack",
+];
+
+/// One exit-code text for every command: each leaf command's `--help` carries the shared
+/// `EXIT_CODES_HELP` exactly once and no other `Exit codes:` list.
+#[test]
+fn every_command_help_carries_the_one_exit_code_text() {
+    use clap::CommandFactory;
+    fn leaves(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        let subs: Vec<&clap::Command> = cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
+        if subs.is_empty() || path == "vaultgate" {
+            out.push((path.to_owned(), cmd.clone().render_long_help().to_string()));
+        }
+        for s in subs {
+            leaves(s, &format!("{path} {}", s.get_name()), out);
+        }
+    }
+    let mut cmd = vaultgate::cli::Cli::command();
+    cmd.build();
+    let mut all = Vec::new();
+    leaves(&cmd, "vaultgate", &mut all);
+    let mut problems = Vec::new();
+    for (path, help) in &all {
+        if OWN_EXIT_CODE_TEXT.contains(&path.as_str()) {
+            continue;
+        }
+        let shared = help.matches(vaultgate::exit::EXIT_CODES_HELP).count();
+        let lists = help.matches("Exit codes:").count();
+        if shared != 1 || lists != 1 {
+            problems.push(format!(
+                "`{path} --help`: shared exit-code text {shared} time(s), `Exit codes:` {lists} time(s)"
+            ));
+        }
+    }
+    for p in OWN_EXIT_CODE_TEXT {
+        assert!(all.iter().any(|(path, _)| path == p), "`{p}` is no command");
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
-use common::{have, json_of, repo_root, vg};
+use common::{json_of, repo_root, require, vg};
 use proptest::prelude::*;
 use vaultgate::canon;
 use vaultgate::clock::FixedClock;
@@ -100,12 +100,12 @@ fn python_written_fixture_verifies() {
 }
 
 #[test]
-fn rust_written_fixture_verifies_in_python_and_here() {
+fn rust_written_fixture_verifies_in_python_and_here_needs_python3() {
     vg().args(["journal", "verify"])
         .arg(fixture("rust_written.jsonl"))
         .assert()
         .success();
-    if !have("python3") {
+    if !require("python3") {
         return;
     }
     let out = python(&["verify", fixture("rust_written.jsonl").to_str().unwrap()]);
@@ -117,8 +117,8 @@ fn rust_written_fixture_verifies_in_python_and_here() {
 }
 
 #[test]
-fn live_interop_both_ways() {
-    if !have("python3") {
+fn live_interop_both_ways_needs_python3() {
+    if !require("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -183,8 +183,8 @@ impl XorShift {
 }
 
 #[test]
-fn random_doubles_strings_and_ints_canonicalize_like_python() {
-    if !have("python3") {
+fn random_doubles_strings_and_ints_canonicalize_like_python_needs_python3() {
+    if !require("python3") {
         return;
     }
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);

@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{have, json_of, vg, write};
+use common::{json_of, require, vg, write};
 use predicates::prelude::*;
 
 /// A small tree with awkward but legal names.
@@ -40,8 +40,8 @@ fn sha256sum_c(dir: &Path, manifest: &str) -> std::process::Output {
 }
 
 #[test]
-fn generated_manifest_passes_gnu_sha256sum_and_tamper_fails_both() {
-    if !have("sha256sum") {
+fn generated_manifest_passes_gnu_sha256sum_and_tamper_fails_both_needs_sha256sum() {
+    if !require("sha256sum") {
         return;
     }
     let d = tree();
@@ -71,8 +71,8 @@ fn generated_manifest_passes_gnu_sha256sum_and_tamper_fails_both() {
 }
 
 #[test]
-fn manifests_written_by_gnu_sha256sum_verify_in_every_form() {
-    if !have("sha256sum") {
+fn manifests_written_by_gnu_sha256sum_verify_in_every_form_needs_sha256sum() {
+    if !require("sha256sum") {
         return;
     }
     let d = tree();
@@ -272,6 +272,62 @@ fn special_files_and_non_utf8_names_are_refused() {
         ));
 }
 
+/// Verify reports each entry it refuses with its own code, listed or not: a listed path that is
+/// now a folder or a symlink, and a FIFO and a non-UTF-8 name that appeared in the tree.
+#[test]
+fn verify_names_every_refused_entry_with_its_code() {
+    let d = tree();
+    vg().args(["manifest", "generate"])
+        .arg(d.path())
+        .assert()
+        .success();
+    std::fs::remove_file(d.path().join("a.txt")).unwrap();
+    std::fs::create_dir(d.path().join("a.txt")).unwrap();
+    std::fs::remove_file(d.path().join("empty")).unwrap();
+    std::os::unix::fs::symlink("src/lib.rs", d.path().join("empty")).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(d.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(d.path().join(OsStr::from_bytes(b"bad\xffname")), "x").unwrap();
+    let out = vg()
+        .args(["manifest", "verify", "--json"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let j = json_of(&out);
+    let mut found: Vec<(String, String)> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["subject"].as_str().unwrap().to_owned(),
+                f["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    let want = [
+        ("a.txt", "manifest-not-a-file"),
+        ("bad\\xffname", "manifest-non-utf8-name"),
+        ("empty", "manifest-symlink"),
+        ("pipe", "manifest-special-file"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(s, c)| ((*s).to_owned(), (*c).to_owned()))
+        .collect();
+    assert_eq!(found, want);
+}
+
 #[test]
 fn unreadable_file_exits_2_and_the_others_are_still_reported() {
     // Root can read any mode, so make the read itself fail: /proc/self/mem gives EIO at offset 0.
@@ -303,6 +359,17 @@ fn unreadable_file_exits_2_and_the_others_are_still_reported() {
     assert_eq!(status("a.txt"), "mismatch");
     assert_eq!(status("src/lib.rs"), "ok");
     assert_eq!(j["summary"]["exit_code"], 2);
+    let finding = |p: &str| {
+        j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["subject"] == p)
+            .unwrap()["code"]
+            .clone()
+    };
+    assert_eq!(finding("empty"), "manifest-unreadable-file");
+    assert_eq!(finding("a.txt"), "manifest-hash-mismatch");
     vg().args(["manifest", "generate", "--symlinks", "follow"])
         .arg(d.path())
         .assert()
@@ -435,7 +502,7 @@ fn crlf_comments_uppercase_and_dot_slash_are_read() {
 }
 
 #[test]
-fn default_dir_is_the_manifests_folder_and_digest_matches_sha256sum() {
+fn default_dir_is_the_manifests_folder_and_digest_matches_sha256sum_needs_sha256sum() {
     let d = tree();
     vg().args(["manifest", "generate"])
         .arg(d.path())
@@ -452,9 +519,9 @@ fn default_dir_is_the_manifests_folder_and_digest_matches_sha256sum() {
         .output()
         .unwrap();
     let digest = String::from_utf8(out.stdout).unwrap();
-    let want = vaultgate::hash::sha256_file(&d.path().join("manifest.txt"))
-        .unwrap()
-        .to_hex();
+    let Some(want) = common::sha256sum_of_file(&d.path().join("manifest.txt")) else {
+        return;
+    };
     assert_eq!(digest.trim(), want);
     let j = json_of(
         &vg()
@@ -495,4 +562,27 @@ fn a_failed_generate_leaves_the_old_manifest_untouched() {
         })
         .collect();
     assert!(leftovers.is_empty());
+}
+
+/// Raw → validated at the boundary: a bad `--exclude` glob is refused (exit 2, naming it) by
+/// generate and verify alike, before the tree is walked (so even a missing tree is not reached).
+#[test]
+fn a_bad_exclude_glob_is_refused_before_the_walk() {
+    for cmd in ["generate", "verify"] {
+        let out = vg()
+            .args([
+                "--json",
+                "manifest",
+                cmd,
+                "/nonexistent/tree",
+                "--exclude",
+                "a[",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let j = json_of(&out);
+        let msg = j["error"].as_str().unwrap();
+        assert!(msg.starts_with("invalid exclude glob `a[`"), "{cmd}: {msg}");
+    }
 }

@@ -32,11 +32,11 @@ use zip::{CompressionMethod, DateTime, System, ZipWriter};
 use crate::exit::ExitStatus;
 use crate::fsutil::{self, FsError, IoContext};
 use crate::hash::{self, Sha256Digest, sha256_bytes};
-use crate::manifest::walk::{self, Excludes, ProblemKind};
-use crate::manifest::{self, ManifestEntry, SymlinkPolicy};
+use crate::manifest::{self, ManifestEntry};
 use crate::output::{Render, Style, json_object};
 use crate::paths::SafeRelPath;
 use crate::report::{escape_for_display, indented_list as list};
+use crate::walk::{self, ProblemKind, WalkOptions};
 
 /// 1980-01-01T00:00:00Z, the earliest instant a ZIP timestamp can hold.
 pub const ZIP_EPOCH: u64 = 315_532_800;
@@ -229,13 +229,12 @@ fn output_inside(root: &Path, output: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Walk `root` with the manifest family's walk (same default excludes, symlinks refused), then
+/// Walk `root` with the shared walk (the default excludes, symlinks refused), then
 /// apply what only a bundle needs: names safe to extract anywhere, and the regenerated manifest
 /// and the output bundle itself left out.
+#[allow(clippy::unnecessary_wraps)] // the walk no longer fails to start; callers kept as they were
 fn scan(root: &Path, output_rel: Option<&str>) -> Result<Scan, PackError> {
-    let excludes =
-        Excludes::new(&[], true).map_err(|e| PackError::Audit(format!("bug in vaultgate: {e}")))?;
-    let tree = walk::walk(root, &excludes, SymlinkPolicy::Refuse, None, true);
+    let tree = walk::walk(root, &WalkOptions::default());
     let mut out = Scan {
         files: Vec::new(),
         left_out: Vec::new(),

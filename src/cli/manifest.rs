@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::Ctx;
-use crate::exit::ExitStatus;
-use crate::manifest::{self, GenerateOptions, MANIFEST_NAME, SymlinkPolicy, VerifyOptions};
+use crate::exit::{ExitStatus, with_exit_codes};
+use crate::manifest::{self, GenerateOptions, MANIFEST_NAME, ManifestVerifyOptions};
+use crate::walk::{Excludes, SymlinkPolicy, WalkError, WalkOptions};
 
 /// Trees with at least this many files get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 5_000;
@@ -19,9 +20,8 @@ Examples:
   vaultgate manifest generate dist -o -          # print instead of writing
   sha256sum -c manifest.txt                      # GNU coreutils reads the result
 
-Exit codes:
-  0  manifest written
-  2  could not run: unreadable file, symlink or special file refused, bad glob, empty tree";
+Nothing is written (exit 2) when a file is unreadable, a symlink or special file is refused, a
+glob is bad or the tree is empty.";
 
 const VERIFY_HELP: &str = "\
 Examples:
@@ -29,10 +29,9 @@ Examples:
   vaultgate manifest verify -m dist/manifest.txt # the tree is the manifest's folder
   vaultgate manifest verify dist --json | jq .summary
 
-Exit codes:
-  0  every listed file matches, none missing, nothing unlisted
-  1  a mismatch, a missing, unlisted or refused file (each reported)
-  2  could not run: malformed manifest (the line is named), unreadable file, bad flags";
+Passes when every listed file matches, none is missing and nothing is unlisted. Fails (exit 1)
+on a mismatch or a missing, unlisted or refused file, each reported. Cannot run (exit 2) on a
+malformed manifest (the line is named), an unreadable file or bad flags.";
 
 const DIGEST_HELP: &str = "\
 The SHA-256 of the manifest's bytes is the one value a CI gate pins: it commits to every
@@ -51,7 +50,7 @@ pub enum ManifestCmd {
     /// newline: the same tree gives the same bytes whatever the walk order or thread count. Names
     /// with `\`, LF or CR are written in sha256sum's escaped form; a file named `-` as `./-`.
     /// Files are hashed in parallel and streamed; the manifest is written atomically.
-    #[command(after_help = GENERATE_HELP)]
+    #[command(after_help = with_exit_codes(GENERATE_HELP))]
     Generate(GenerateArgs),
 
     /// Check a tree against a manifest, strictly
@@ -59,11 +58,11 @@ pub enum ManifestCmd {
     /// Reads our manifests and anything GNU sha256sum writes (text and binary markers, escaped
     /// names, --tag lines), plus `#` comments, CRLF endings and upper-case hex. Unlike
     /// `sha256sum -c`, a malformed line is an error, and files present but not listed fail.
-    #[command(after_help = VERIFY_HELP)]
+    #[command(after_help = with_exit_codes(VERIFY_HELP))]
     Verify(VerifyArgs),
 
     /// Print the SHA-256 of a manifest's bytes (the value to pin in CI)
-    #[command(after_help = DIGEST_HELP)]
+    #[command(after_help = with_exit_codes(DIGEST_HELP))]
     Digest(DigestArgs),
 }
 
@@ -85,8 +84,8 @@ pub struct WalkArgs {
     no_default_excludes: bool,
 
     /// What to do with symlinks: refuse (the default) reports each one and fails
-    #[arg(long, value_enum, default_value_t = SymlinkPolicy::Refuse, value_name = "POLICY")]
-    symlinks: SymlinkPolicy,
+    #[arg(long, value_enum, default_value_t = SymlinkArg::Refuse, value_name = "POLICY")]
+    symlinks: SymlinkArg,
 
     /// Hashing threads (0 = one per core)
     #[arg(long, default_value_t = 0, env = "VAULTGATE_THREADS", value_name = "N")]
@@ -95,6 +94,36 @@ pub struct WalkArgs {
     /// Accept an empty tree (generate) or a manifest listing nothing (verify)
     #[arg(long)]
     allow_empty: bool,
+}
+
+/// `--symlinks`: the CLI's own enum, mapped onto [`SymlinkPolicy`] (the core knows no clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SymlinkArg {
+    /// Refuse: every symlink is reported and nothing is written.
+    Refuse,
+    /// Follow links and hash what they point to (loops are refused).
+    Follow,
+    /// Leave links out as if they were not there.
+    Skip,
+}
+
+impl From<SymlinkArg> for SymlinkPolicy {
+    fn from(a: SymlinkArg) -> Self {
+        match a {
+            SymlinkArg::Refuse => Self::Refuse,
+            SymlinkArg::Follow => Self::Follow,
+            SymlinkArg::Skip => Self::Skip,
+        }
+    }
+}
+
+impl WalkArgs {
+    /// Raw flags → validated walk options: the globs are compiled here, so a bad one is refused
+    /// (exit 2, naming it) before any file is read.
+    fn options(&self) -> Result<WalkOptions, WalkError> {
+        let excludes = Excludes::new(&self.excludes, !self.no_default_excludes)?;
+        Ok(WalkOptions::new(excludes, self.symlinks.into()))
+    }
 }
 
 /// Arguments of `manifest generate`.
@@ -149,13 +178,8 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             if let Some(o) = a.output.filter(|_| !to_stdout) {
                 opts.output = o;
             }
-            apply_walk(
-                &a.walk,
-                &mut opts.excludes,
-                &mut opts.default_excludes,
-                &mut opts.symlinks,
-                &mut opts.threads,
-            );
+            opts.walk = a.walk.options()?;
+            opts.threads = a.walk.threads;
             opts.allow_empty = a.walk.allow_empty;
             let progress = ctx.printer.progress(0, PROGRESS_THRESHOLD, "hashing");
             let (report, bytes) = manifest::generate_to(&opts, &progress, to_stdout)?;
@@ -171,34 +195,16 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 (None, Some(m)) => (crate::fsutil::parent_dir(&m).to_path_buf(), m),
                 (None, None) => (PathBuf::from("."), PathBuf::from(MANIFEST_NAME)),
             };
-            let mut opts = VerifyOptions::new(root);
+            let mut opts = ManifestVerifyOptions::new(root);
             opts.manifest = manifest;
             opts.allow_unlisted = a.allow_unlisted;
             opts.allow_empty = a.walk.allow_empty;
-            apply_walk(
-                &a.walk,
-                &mut opts.excludes,
-                &mut opts.default_excludes,
-                &mut opts.symlinks,
-                &mut opts.threads,
-            );
+            opts.walk = a.walk.options()?;
+            opts.threads = a.walk.threads;
             let progress = ctx.printer.progress(0, PROGRESS_THRESHOLD, "verifying");
             let report = manifest::verify(&opts, &progress)?;
             Ok(ctx.printer.emit(&report))
         }
         ManifestCmd::Digest(a) => Ok(ctx.printer.emit(&manifest::digest(&a.file)?)),
     }
-}
-
-fn apply_walk(
-    w: &WalkArgs,
-    excludes: &mut Vec<String>,
-    defaults: &mut bool,
-    symlinks: &mut SymlinkPolicy,
-    threads: &mut usize,
-) {
-    excludes.clone_from(&w.excludes);
-    *defaults = !w.no_default_excludes;
-    *symlinks = w.symlinks;
-    *threads = w.threads;
 }

@@ -14,7 +14,7 @@ mod zip;
 
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::clock::{self, Clock};
 use crate::exit::{EXIT_CODES_HELP, ExitStatus};
@@ -50,8 +50,8 @@ struct GlobalArgs {
     /// When to colour text output
     ///
     /// `auto` colours only when stdout is a terminal and `NO_COLOR` is unset or empty.
-    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
-    color: ColorWhen,
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    color: ColorArg,
 
     /// Fix the clock to an RFC 3339 UTC instant (for tests and reproducible runs)
     #[arg(
@@ -76,6 +76,27 @@ struct GlobalArgs {
     token_file: Option<std::path::PathBuf>,
 }
 
+/// `--color`: the CLI's own enum, mapped onto [`ColorWhen`] (the core knows no clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorArg {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    /// Always colour (overrides `NO_COLOR`).
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl From<ColorArg> for ColorWhen {
+    fn from(a: ColorArg) -> Self {
+        match a {
+            ColorArg::Auto => Self::Auto,
+            ColorArg::Always => Self::Always,
+            ColorArg::Never => Self::Never,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Write and verify sha256sum-compatible manifests
@@ -83,12 +104,13 @@ enum Command {
     Manifest(manifest::ManifestCmd),
 
     /// Run the audit gate on a bundle
-    #[command(after_help = gate::GATE_HELP)]
+    #[command(after_help = crate::exit::with_exit_codes(gate::GATE_HELP))]
     Gate(gate::GateArgs),
 
     /// Print a shell completion script
     ///
     /// Example: `vaultgate completions bash > /etc/bash_completion.d/vaultgate`
+    #[command(after_help = EXIT_CODES_HELP)]
     Completions {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
@@ -131,7 +153,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.color);
+    let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.color.into());
     let clock = match clock::from_override(cli.global.now.as_deref()) {
         Ok(c) => c,
         Err(e) => return printer.error(&e.to_string()).into(),

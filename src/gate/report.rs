@@ -57,6 +57,16 @@ pub struct CheckRecord {
     pub signal: Option<i32>,
     /// The timeout expired.
     pub timed_out: bool,
+    /// Bytes the check wrote to stdout.
+    pub stdout_bytes: u64,
+    /// Bytes the check wrote to stderr.
+    pub stderr_bytes: u64,
+    /// Bytes of stdout left out of its log (past `--max-log`).
+    pub stdout_dropped: u64,
+    /// Bytes of stderr left out of its log.
+    pub stderr_dropped: u64,
+    /// The last lines of stderr, escaped for display (shown on screen when the check fails).
+    pub stderr_tail: Vec<String>,
 }
 
 /// One step of the pipeline.
@@ -101,8 +111,14 @@ pub struct GateConfig {
     pub require: Vec<String>,
     /// `--run`, in the order given.
     pub run: Vec<String>,
-    /// `--timeout` per check, in seconds (sub-second parts kept as a fraction in ms).
+    /// `--timeout` per check, in milliseconds.
     pub timeout_ms: u64,
+    /// `--allow-unpinned`.
+    pub allow_unpinned: bool,
+    /// `--max-log`, bytes per stream.
+    pub max_log: u64,
+    /// `--fail-on-truncated-log`.
+    pub fail_on_truncated_log: bool,
 }
 
 /// The whole gate report.
@@ -189,9 +205,14 @@ impl GateReport {
             status.verdict().to_uppercase()
         );
         if self.unpinned() {
+            let how = if self.config.allow_unpinned {
+                "gated unpinned on purpose (`--allow-unpinned`)"
+            } else {
+                "refused"
+            };
             let _ = writeln!(
                 s,
-                "> **WARNING: nothing was pinned.** Neither `--expect-sha256` nor `--expect-manifest` was given: the manifest came from the bundle itself, so this run proves only that the bundle is self-consistent, not that it is the bundle you meant to release.\n"
+                "> **WARNING: nothing was pinned ({how}).** Neither `--expect-sha256` nor `--expect-manifest` was given: the manifest came from the bundle itself, so this run proves only that the bundle is self-consistent, not that it is the bundle you meant to release.\n"
             );
         }
         self.context_table(&mut s);
@@ -257,6 +278,24 @@ impl GateReport {
     }
 }
 
+/// A failing check's last stderr lines, so the reason is on screen and not only in the report.
+fn stderr_tail(s: &mut String, c: &CheckRecord) {
+    if c.stderr_tail.is_empty() {
+        let _ = writeln!(s, "    stderr ({}): empty", c.stderr);
+        return;
+    }
+    let n = c.stderr_tail.len();
+    let _ = writeln!(
+        s,
+        "    stderr ({}, last {n} {}):",
+        c.stderr,
+        if n == 1 { "line" } else { "lines" }
+    );
+    for line in &c.stderr_tail {
+        let _ = writeln!(s, "    | {line}");
+    }
+}
+
 /// Escape what would break a Markdown table cell or inline code.
 fn md_cell(s: &str) -> String {
     crate::report::escape_for_display(s)
@@ -276,12 +315,13 @@ fn describe_exit(c: &CheckRecord) -> String {
     }
 }
 
-impl Render for GateReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/gate/v1"
-    }
+/// The gate's `--json` schema.
+pub const SCHEMA: &str = "vaultgate/gate/v1";
 
-    fn status(&self) -> ExitStatus {
+impl GateReport {
+    /// The verdict, from the steps: any `error` (or no step at all, or a report that could not
+    /// be written) → `Error`, else any `fail` → `Fail`, else `Pass`.
+    pub fn verdict(&self) -> ExitStatus {
         let mut status = ExitStatus::Pass;
         for s in &self.steps {
             status = status.worst(match s.status {
@@ -295,6 +335,10 @@ impl Render for GateReport {
         }
         status
     }
+}
+
+impl Render for GateReport {
+    crate::render_head!(SCHEMA, Self::verdict);
 
     fn to_json(&self) -> Map<String, Value> {
         let hex = |d: Option<Sha256Digest>| d.map(|d| d.to_hex());
@@ -319,6 +363,10 @@ impl Render for GateReport {
                             "timed_out": c.timed_out,
                             "stdout": c.stdout,
                             "stderr": c.stderr,
+                            "stdout_bytes": c.stdout_bytes,
+                            "stderr_bytes": c.stderr_bytes,
+                            "stdout_dropped": c.stdout_dropped,
+                            "stderr_dropped": c.stderr_dropped,
                         }),
                     );
                 }
@@ -349,6 +397,9 @@ impl Render for GateReport {
                 "require": self.config.require,
                 "run": self.config.run,
                 "timeout_ms": self.config.timeout_ms,
+                "allow_unpinned": self.config.allow_unpinned,
+                "max_log_bytes": self.config.max_log,
+                "fail_on_truncated_log": self.config.fail_on_truncated_log,
             },
             "steps": steps,
             "findings": findings,
@@ -369,12 +420,12 @@ impl Render for GateReport {
 
     fn render_text(&self, style: &Style) -> String {
         let mut s = String::new();
-        if self.unpinned() {
+        if self.unpinned() && self.config.allow_unpinned {
             let _ = writeln!(
                 s,
                 "{}",
                 style.warn(&format!(
-                    "warning: {}: nothing pinned; the manifest inside the bundle proves only self-consistency\nhelp: pass --expect-sha256 or --expect-manifest with digests published outside the bundle",
+                    "warning: {}: nothing pinned (--allow-unpinned); the manifest inside the bundle proves only self-consistency\nhelp: pass --expect-sha256 or --expect-manifest with digests published outside the bundle",
                     GateCode::Unpinned.as_str()
                 ))
             );
@@ -394,10 +445,13 @@ impl Render for GateReport {
                 crate::report::escape_for_display(&st.detail)
             );
             for f in &st.findings {
-                if f.code == GateCode::Unpinned.as_str() {
+                if f.code == GateCode::Unpinned.as_str() && f.severity == Severity::Warning {
                     continue;
                 }
                 let _ = writeln!(s, "    {} `{}`: {}", f.code, f.subject, f.message);
+            }
+            if let Some(c) = st.check.as_ref().filter(|_| st.status == StepStatus::Fail) {
+                stderr_tail(&mut s, c);
             }
         }
         if let Some(e) = &self.report_error {

@@ -1,6 +1,6 @@
 //! Running one `--run` check: `sh -c CMD` in the workspace, cleared environment, stdin
-//! `/dev/null`, stdout and stderr streamed straight into files, a timeout that kills the whole
-//! process group.
+//! `/dev/null`, stdout and stderr drained through pipes into capped log files ([`super::log`]),
+//! a timeout that kills the whole process group.
 //!
 //! Invariants:
 //! - the child sees only `PATH` (the gate's own, or `/usr/local/bin:/usr/bin:/bin` when unset),
@@ -10,10 +10,12 @@
 //!   sends `SIGKILL` to the group, so neither a timed-out check nor a background process it left
 //!   behind outlives the step (a process that moves itself to another group or session escapes
 //!   this; run the gate in a container when that matters);
-//! - output is never held in memory: the child writes to the files directly.
+//! - both pipes are drained to their end while the check runs, whatever it prints, so a check is
+//!   never blocked by its own output; memory is bounded by the log cap's kept tail;
+//! - a pipe still held open after the group was killed (by a process that left the group) is
+//!   waited for at most [`DRAIN_GRACE`], then the step is an error: the log would be incomplete.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,7 +23,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::log::{self, LogOutcome, LogSink};
 use crate::fsutil::{FsError, IoContext};
+
+/// How long the logs may take to reach their end once the check's group was killed.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 /// `PATH` given to checks when the gate itself has none.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -54,7 +60,7 @@ impl CheckEnv {
 }
 
 /// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOutcome {
     /// The exit code, when the shell exited.
     pub exit_code: Option<i32>,
@@ -64,6 +70,10 @@ pub struct CheckOutcome {
     pub timed_out: bool,
     /// Wall time.
     pub duration: Duration,
+    /// What it wrote to stdout.
+    pub stdout: LogOutcome,
+    /// What it wrote to stderr.
+    pub stderr: LogOutcome,
 }
 
 impl CheckOutcome {
@@ -73,13 +83,13 @@ impl CheckOutcome {
     }
 }
 
-/// Run `command` with `sh -c` under `env`, output into `stdout` / `stderr`.
+/// Run `command` with `sh -c` under `env`, output into the two capped logs.
 pub fn run_check(
     command: &str,
     env: &CheckEnv,
     timeout: Duration,
-    stdout: File,
-    stderr: File,
+    stdout: LogSink,
+    stderr: LogSink,
 ) -> Result<CheckOutcome, FsError> {
     let shell = Path::new("/bin/sh");
     let start = Instant::now();
@@ -93,12 +103,22 @@ pub fn run_check(
         .env("HOME", &env.home)
         .env("TMPDIR", &env.tmpdir)
         .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .ctx("start", shell)?;
     let pgid = child.id();
+    let drains = [
+        child
+            .stdout
+            .take()
+            .map(|mut p| spawn_drain(move || log::drain(&mut p, stdout))),
+        child
+            .stderr
+            .take()
+            .map(|mut p| spawn_drain(move || log::drain(&mut p, stderr))),
+    ];
     let (tx, rx) = mpsc::channel();
     let waiter = thread::spawn(move || {
         let status = child.wait();
@@ -117,11 +137,43 @@ pub fn run_check(
         .join()
         .map_err(|_| FsError::new("wait for", shell, std::io::Error::other("waiter panicked")))?
         .ctx("wait for", shell)?;
+    let [out, err] = drains.map(|d| finish_drain(d, shell));
     Ok(CheckOutcome {
         exit_code: status.code(),
         signal: status.signal(),
         timed_out,
         duration: start.elapsed(),
+        stdout: out?,
+        stderr: err?,
+    })
+}
+
+type DrainResult = Result<LogOutcome, FsError>;
+
+fn spawn_drain(f: impl FnOnce() -> DrainResult + Send + 'static) -> mpsc::Receiver<DrainResult> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx
+}
+
+fn finish_drain(d: Option<mpsc::Receiver<DrainResult>>, shell: &Path) -> DrainResult {
+    let Some(rx) = d else {
+        return Err(FsError::new(
+            "capture the output of",
+            shell,
+            std::io::Error::other("no pipe: this is a bug in vaultgate"),
+        ));
+    };
+    rx.recv_timeout(DRAIN_GRACE).unwrap_or_else(|_| {
+        Err(FsError::new(
+            "capture the output of",
+            shell,
+            std::io::Error::other(
+                "a process outside the check's process group kept its output open",
+            ),
+        ))
     })
 }
 
@@ -141,16 +193,19 @@ fn kill_group(pgid: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     fn env_in(dir: &Path) -> CheckEnv {
         CheckEnv::new(dir.to_path_buf(), dir.to_path_buf(), dir.to_path_buf())
     }
 
-    fn files(dir: &Path) -> (File, File) {
-        (
-            File::create(dir.join("out")).unwrap(),
-            File::create(dir.join("err")).unwrap(),
-        )
+    fn files(dir: &Path) -> (LogSink, LogSink) {
+        let sink = |name: &str| LogSink {
+            file: File::create(dir.join(name)).unwrap(),
+            path: dir.join(name),
+            max: log::DEFAULT_MAX_LOG,
+        };
+        (sink("out"), sink("err"))
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! checks run in, and the report directory, staged beside its final place and renamed into it
 //! only when complete.
 //!
-//! Report directory rule (documented in `docs/gate.md`): it may not exist, or be an empty
-//! directory; a non-empty one is refused before anything runs unless `--force`, which replaces
-//! it as a whole only once the new report is complete. A symlink or a file there is refused.
+//! Report directory rule (documented in `docs/gate.md`): it may not exist, be an empty
+//! directory, or be a finished vaultgate gate report (see [`is_gate_report`]), which the new
+//! report replaces as a whole once it is complete, so re-running the same command in the same
+//! folder works. Any other directory is refused before anything runs unless `--force`; a
+//! symlink or a file there is always refused. The rule is checked again just before the old
+//! report is moved aside, so a directory swapped in during the run is not destroyed either.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read as _, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -21,9 +24,9 @@ use crate::output::Printer;
 /// The report directory cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportDirError {
-    /// It exists and has files in it.
+    /// It exists, has files in it, and is not a finished gate report.
     #[error(
-        "report directory `{}` is not empty\nhelp: pass --force to replace it once the new report is complete, or choose another --report",
+        "report directory `{}` is not empty and is not a vaultgate gate report\nhelp: choose another --report, or pass --force to replace it anyway once the new report is complete",
         .0.display()
     )]
     NotEmpty(PathBuf),
@@ -40,22 +43,107 @@ pub enum ReportDirError {
 pub struct ReportDir {
     dest: PathBuf,
     staging: TempDir,
+    force: bool,
+}
+
+/// What is at the report path now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    /// Nothing, or an empty directory.
+    Free,
+    /// A directory with something in it that may be replaced.
+    Replaceable,
+}
+
+/// Apply the report directory rule to `dest`.
+fn check_dest(dest: &Path, force: bool) -> Result<Dest, ReportDirError> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => {
+            if fs::read_dir(dest).ctx("read", dest)?.next().is_none() {
+                Ok(Dest::Free)
+            } else if force || is_gate_report(dest) {
+                Ok(Dest::Replaceable)
+            } else {
+                Err(ReportDirError::NotEmpty(dest.to_path_buf()))
+            }
+        }
+        Ok(_) => Err(ReportDirError::NotADirectory(dest.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Dest::Free),
+        Err(e) => Err(FsError::new("inspect", dest, e).into()),
+    }
+}
+
+/// Largest `report.json` read to recognise a gate report.
+const MAX_REPORT_JSON: u64 = 64 << 20;
+
+/// `true` when `dir` is exactly what a finished gate run leaves: a real directory holding a
+/// regular `report.json` whose `schema` is `vaultgate/gate/v1` with a `summary.verdict`, at most
+/// a regular `report.md`, and at most a real `checks/` directory of regular `NN.stdout` /
+/// `NN.stderr` files. Nothing else (no other file, no symlink anywhere) may be in it: a folder
+/// that merely contains a copied `report.json` is not a report and is never replaced.
+pub fn is_gate_report(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    let mut has_json = false;
+    for e in entries {
+        let Ok(e) = e else { return false };
+        let Ok(ft) = e.file_type() else { return false };
+        let ok = match e.file_name().to_str() {
+            Some("report.json") => {
+                has_json = ft.is_file() && report_json_is_ours(&e.path());
+                has_json
+            }
+            Some("report.md") => ft.is_file(),
+            Some("checks") => ft.is_dir() && only_check_logs(&e.path()),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    has_json
+}
+
+fn report_json_is_ours(path: &Path) -> bool {
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    let mut bytes = Vec::new();
+    if std::io::Read::take(f, MAX_REPORT_JSON)
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
+        return false;
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return false;
+    };
+    v["schema"] == "vaultgate/gate/v1" && v["summary"]["verdict"].is_string()
+}
+
+fn only_check_logs(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.into_iter().all(|e| {
+        e.is_ok_and(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            let log = name.split_once('.').is_some_and(|(n, s)| {
+                !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && matches!(s, "stdout" | "stderr")
+            });
+            log && e.file_type().is_ok_and(|t| t.is_file())
+        })
+    })
 }
 
 impl ReportDir {
     /// Check `dest` and create the staging directory beside it.
     pub fn prepare(dest: &Path, force: bool) -> Result<Self, ReportDirError> {
-        match fs::symlink_metadata(dest) {
-            Ok(m) if m.is_dir() => {
-                let non_empty = fs::read_dir(dest).ctx("read", dest)?.next().is_some();
-                if non_empty && !force {
-                    return Err(ReportDirError::NotEmpty(dest.to_path_buf()));
-                }
-            }
-            Ok(_) => return Err(ReportDirError::NotADirectory(dest.to_path_buf())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(FsError::new("inspect", dest, e).into()),
-        }
+        check_dest(dest, force)?;
         let parent = fsutil::parent_dir(dest);
         fs::create_dir_all(parent).ctx("create directory", parent)?;
         let staging = tempfile::Builder::new()
@@ -67,7 +155,13 @@ impl ReportDir {
         Ok(Self {
             dest: dest.to_path_buf(),
             staging,
+            force,
         })
+    }
+
+    /// Where a log file is while the report is staged.
+    pub fn log_path(&self, rel: &str) -> PathBuf {
+        self.staging.path().join(rel)
     }
 
     /// Create a log file (`checks/01.stdout`, …) in the staging directory.
@@ -101,15 +195,11 @@ impl ReportDir {
         fsutil::fsync_dir(dir)?;
         let parent = fsutil::parent_dir(&self.dest).to_path_buf();
         let staged = self.staging.keep();
-        let old = match fs::symlink_metadata(&self.dest) {
-            Ok(m)
-                if m.is_dir()
-                    && fs::read_dir(&self.dest)
-                        .ctx("read", &self.dest)?
-                        .next()
-                        .is_some() =>
-            {
-                // `--force` was checked in `prepare`: move the old report aside first.
+        // The rule again: what is there now is what gets moved aside and removed.
+        let old = match check_dest(&self.dest, self.force) {
+            // `rename` replaces an empty directory atomically.
+            Ok(Dest::Free) => None,
+            Ok(Dest::Replaceable) => {
                 let aside = tempfile::Builder::new()
                     .prefix(".vaultgate-old-report-")
                     .tempdir_in(&parent)
@@ -118,7 +208,14 @@ impl ReportDir {
                 fs::rename(&self.dest, &aside).ctx("move aside", &self.dest)?;
                 Some(aside)
             }
-            _ => None,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&staged);
+                return Err(FsError::new(
+                    "replace",
+                    &self.dest,
+                    std::io::Error::other(format!("it changed during the gate: {e}")),
+                ));
+            }
         };
         if let Err(e) = fs::rename(&staged, &self.dest) {
             let _ = fs::remove_dir_all(&staged);
@@ -146,7 +243,8 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     f.sync_all().ctx("fsync", path)
 }
 
-/// The temporary workspace: `tree/` (the extracted bundle), `home/`, `tmp/`.
+/// The temporary workspace: `bundle.zip` (the snapshot, until extracted), `tree/` (the
+/// extracted bundle), `home/`, `tmp/`.
 #[derive(Debug)]
 pub struct Workspace {
     dir: TempDir,
@@ -169,6 +267,11 @@ impl Workspace {
         }
         let tree = dir.path().join("tree");
         Ok(Self { dir, tree })
+    }
+
+    /// Where the private snapshot of the bundle goes (created by the gate, `create_new`).
+    pub fn snapshot_path(&self) -> PathBuf {
+        self.dir.path().join("bundle.zip")
     }
 
     /// The extraction target and the checks' working directory.

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::{ManifestError, ParsedLine, parse};
-use crate::exit::ExitStatus;
 use crate::fsutil;
 use crate::hash::{Sha256Digest, sha256_bytes};
-use crate::output::{Render, Style, json_object};
+use crate::output::{self, Render, Style, json_object};
 
 /// Read and strictly parse the manifest at `path`: its lines and the SHA-256 of its bytes (the
 /// bytes themselves are not kept). A malformed line is an error naming the line.
@@ -45,12 +44,7 @@ pub fn digest(path: &Path) -> Result<DigestReport, ManifestError> {
 }
 
 impl Render for DigestReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/manifest/v1"
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(super::SCHEMA, output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": "digest",

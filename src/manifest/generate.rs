@@ -4,12 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::walk::{ProblemKind, SymlinkPolicy};
 use super::{ManifestEntry, ManifestError, hashing, render};
-use crate::exit::ExitStatus;
 use crate::fsutil;
 use crate::hash::{Sha256Digest, sha256_bytes};
-use crate::output::{Progress, Render, Style, json_object};
+use crate::output::{self, Progress, Render, Style, json_object};
+use crate::walk::{ProblemKind, WalkOptions};
 
 /// What to list and where to write it.
 #[derive(Debug, Clone)]
@@ -18,12 +17,8 @@ pub struct GenerateOptions {
     pub root: PathBuf,
     /// The manifest file to write (omitted from the listing when it lies inside `root`).
     pub output: PathBuf,
-    /// Extra exclude globs.
-    pub excludes: Vec<String>,
-    /// Apply the default excludes (`.git/`, `target/`, …).
-    pub default_excludes: bool,
-    /// What to do with symlinks.
-    pub symlinks: SymlinkPolicy,
+    /// How to walk the tree (compiled excludes, symlink policy).
+    pub walk: WalkOptions,
     /// Hashing threads; 0 = one per core.
     pub threads: usize,
     /// Accept an empty tree.
@@ -37,9 +32,7 @@ impl GenerateOptions {
         Self {
             output: root.join(super::MANIFEST_NAME),
             root,
-            excludes: Vec::new(),
-            default_excludes: true,
-            symlinks: SymlinkPolicy::Refuse,
+            walk: WalkOptions::default(),
             threads: 0,
             allow_empty: false,
         }
@@ -73,15 +66,8 @@ fn compute_with_size(
     opts: &GenerateOptions,
     progress: &Progress,
 ) -> Result<(Vec<ManifestEntry>, u64), ManifestError> {
-    let (tree, hashes) = hashing::hash_tree(
-        &opts.root,
-        &opts.output,
-        &opts.excludes,
-        opts.default_excludes,
-        opts.symlinks,
-        opts.threads,
-        progress,
-    )?;
+    let (tree, hashes) =
+        hashing::hash_tree(&opts.root, &opts.output, &opts.walk, opts.threads, progress)?;
     if !tree.problems.is_empty() {
         let problems = tree
             .problems
@@ -174,12 +160,7 @@ fn shown(p: &Path) -> String {
 }
 
 impl Render for GenerateReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/manifest/v1"
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(super::SCHEMA, output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": "generate",

@@ -15,9 +15,9 @@ use std::thread;
 
 use sha2::{Digest, Sha256};
 
-use super::walk::{self, Excludes, SymlinkPolicy, Walk, WalkedFile};
 use crate::hash::{CHUNK, Sha256Digest, sha256_reader_with};
 use crate::output::Progress;
+use crate::walk::{self, SymlinkPolicy, Walk, WalkOptions, WalkedFile};
 
 /// Files at least this large are read by a helper thread while the caller hashes.
 const PIPELINE_THRESHOLD: u64 = 16 * 1024 * 1024;
@@ -92,26 +92,22 @@ pub fn hash_all(
         .collect()
 }
 
-/// The tree at `root` walked with the exclude `globs` (and the defaults when asked) and hashed,
-/// leaving out `manifest` when it lies inside the tree: what generate and verify both start with.
+/// The tree at `root` walked with `opts` and hashed, leaving out `manifest` when it lies inside
+/// the tree: what generate and verify both start with.
 pub fn hash_tree(
     root: &Path,
     manifest: &Path,
-    globs: &[String],
-    default_excludes: bool,
-    symlinks: SymlinkPolicy,
+    opts: &WalkOptions,
     threads: usize,
     progress: &Progress,
 ) -> Result<(Walk, Vec<Result<Hashed, String>>), super::ManifestError> {
     if !root.is_dir() {
         return Err(super::ManifestError::NotADirectory(root.to_path_buf()));
     }
-    let excludes = Excludes::new(globs, default_excludes)?;
     let omit = walk::rel_inside(root, manifest);
     Ok(walk_and_hash(
         root,
-        &excludes,
-        symlinks,
+        opts,
         omit.as_deref(),
         threads,
         progress,
@@ -124,13 +120,12 @@ pub fn hash_tree(
 /// same order (so the output is the same whatever the thread count or scheduling).
 pub fn walk_and_hash(
     root: &Path,
-    excludes: &Excludes,
-    symlinks: SymlinkPolicy,
+    opts: &WalkOptions,
     omit: Option<&str>,
     threads: usize,
     progress: &Progress,
 ) -> (Walk, Vec<Result<Hashed, String>>) {
-    let follow = symlinks == SymlinkPolicy::Follow;
+    let follow = opts.symlinks == SymlinkPolicy::Follow;
     let n = thread_count(threads).max(1);
     let (tx, rx) = mpsc::sync_channel::<Vec<(usize, PathBuf)>>(64);
     let rx = Mutex::new(rx);
@@ -159,7 +154,7 @@ pub fn walk_and_hash(
         // A send fails only if every worker is gone (panicked): their slots stay empty and are
         // reported below.
         let mut batch = Vec::with_capacity(BATCH);
-        let tree = walk::walk_each(root, excludes, symlinks, omit, false, &mut |i, f| {
+        let tree = walk::walk_each(root, opts, omit, &mut |i, f| {
             batch.push((i, f.abs.clone()));
             if batch.len() == BATCH {
                 let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));

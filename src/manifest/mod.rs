@@ -3,23 +3,22 @@
 //! count) and verified strictly (every listed file matches, nothing is missing, nothing is
 //! unlisted, and a malformed line is an error, never skipped).
 
+mod codes;
 mod digest;
 mod format;
 mod generate;
 mod hashing;
 mod verify;
-pub mod walk;
 
 use std::path::PathBuf;
 
+pub use codes::ManifestCode;
 pub use digest::{DigestReport, digest, read_manifest};
 pub use format::{LineError, ManifestEntry, ParsedLine, parse, render};
 pub use generate::{GenerateOptions, GenerateReport, compute, generate, generate_to};
-pub use verify::{FileResult, FileStatus, VerifyOptions, VerifyReport, verify};
-pub use walk::{DEFAULT_EXCLUDED_DIRS, DEFAULT_EXCLUDED_FILES, SymlinkPolicy};
+pub use verify::{FileResult, FileStatus, ManifestVerifyOptions, ManifestVerifyReport, verify};
 
 use crate::fsutil::FsError;
-use crate::report::FindingCode;
 use crate::report::indented_list as list;
 
 /// The fuzz oracle, shared by the `manifest_parse` target and the regression replay: whatever
@@ -36,6 +35,9 @@ pub fn fuzz_check(data: &[u8]) {
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     assert_eq!(entries, again, "render -> parse changed the entries");
 }
+
+/// The `--json` schema of every manifest command.
+pub const SCHEMA: &str = "vaultgate/manifest/v1";
 
 /// The default manifest file name.
 pub const MANIFEST_NAME: &str = "manifest.txt";
@@ -62,14 +64,6 @@ pub enum ManifestError {
     /// The root is not a directory.
     #[error("`{}` is not a directory", .0.display())]
     NotADirectory(PathBuf),
-    /// An exclude glob does not compile.
-    #[error("invalid exclude glob `{glob}`: {reason}")]
-    BadGlob {
-        /// The glob.
-        glob: String,
-        /// Why.
-        reason: String,
-    },
     /// Entries that cannot be listed (symlinks under `refuse`, special files, non-UTF-8 names).
     #[error("refusing to write a manifest of `{}`: {}", root.display(), list(problems))]
     Refused {
@@ -89,75 +83,4 @@ pub enum ManifestError {
     /// An I/O error on a named file.
     #[error(transparent)]
     Fs(#[from] FsError),
-}
-
-/// Stable finding codes of the manifest family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    /// A listed file's content differs from its digest.
-    HashMismatch,
-    /// A listed file does not exist.
-    MissingFile,
-    /// A listed file could not be read.
-    UnreadableFile,
-    /// A listed path is a directory or another non-file.
-    NotAFile,
-    /// A symlink where the policy refuses them.
-    Symlink,
-    /// A FIFO, socket or device in the tree.
-    SpecialFile,
-    /// A name in the tree that is not valid UTF-8.
-    NonUtf8Name,
-    /// A file present in the tree but not listed.
-    UnlistedFile,
-}
-
-impl FindingCode for Code {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::HashMismatch => "manifest-hash-mismatch",
-            Self::MissingFile => "manifest-missing-file",
-            Self::UnreadableFile => "manifest-unreadable-file",
-            Self::NotAFile => "manifest-not-a-file",
-            Self::Symlink => "manifest-symlink",
-            Self::SpecialFile => "manifest-special-file",
-            Self::NonUtf8Name => "manifest-non-utf8-name",
-            Self::UnlistedFile => "manifest-unlisted-file",
-        }
-    }
-    fn all() -> &'static [Self] {
-        &[
-            Self::HashMismatch,
-            Self::MissingFile,
-            Self::UnreadableFile,
-            Self::NotAFile,
-            Self::Symlink,
-            Self::SpecialFile,
-            Self::NonUtf8Name,
-            Self::UnlistedFile,
-        ]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finding_codes_are_pinned() {
-        let all: Vec<&str> = Code::all().iter().map(|c| c.as_str()).collect();
-        assert_eq!(
-            all,
-            [
-                "manifest-hash-mismatch",
-                "manifest-missing-file",
-                "manifest-unreadable-file",
-                "manifest-not-a-file",
-                "manifest-symlink",
-                "manifest-special-file",
-                "manifest-non-utf8-name",
-                "manifest-unlisted-file",
-            ]
-        );
-    }
 }

@@ -13,16 +13,15 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::hashing::Hashed;
-use super::walk::{self, ProblemKind, SymlinkPolicy, WalkedFile};
-use super::{Code, ManifestError, ParsedLine, hashing};
-use crate::exit::ExitStatus;
+use super::{ManifestCode, ManifestError, ParsedLine, hashing};
 use crate::hash::Sha256Digest;
-use crate::output::{Progress, Render, Style, json_object};
-use crate::report::{Finding, Severity, all_clear, escape_for_display};
+use crate::output::{Progress, Render, Style, json_object, verdict};
+use crate::report::{Finding, Severity, escape_for_display};
+use crate::walk::{self, ProblemKind, SymlinkPolicy, WalkOptions, WalkedFile};
 
 /// What to verify against what.
 #[derive(Debug, Clone)]
-pub struct VerifyOptions {
+pub struct ManifestVerifyOptions {
     /// The tree.
     pub root: PathBuf,
     /// The manifest file.
@@ -31,17 +30,14 @@ pub struct VerifyOptions {
     pub allow_unlisted: bool,
     /// Accept a manifest that lists nothing.
     pub allow_empty: bool,
-    /// Extra exclude globs (for the unlisted check).
-    pub excludes: Vec<String>,
-    /// Apply the default excludes (for the unlisted check).
-    pub default_excludes: bool,
-    /// What to do with symlinks.
-    pub symlinks: SymlinkPolicy,
+    /// How to walk the tree: the excludes decide only which *unlisted* files are reported; the
+    /// symlink policy also decides how listed paths are resolved.
+    pub walk: WalkOptions,
     /// Hashing threads; 0 = one per core.
     pub threads: usize,
 }
 
-impl VerifyOptions {
+impl ManifestVerifyOptions {
     /// Strict defaults for `root` with the manifest at `root/manifest.txt`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
@@ -50,9 +46,7 @@ impl VerifyOptions {
             root,
             allow_unlisted: false,
             allow_empty: false,
-            excludes: Vec::new(),
-            default_excludes: true,
-            symlinks: SymlinkPolicy::Refuse,
+            walk: WalkOptions::default(),
             threads: 0,
         }
     }
@@ -128,7 +122,7 @@ impl FileResult {
 
 /// The verification report.
 #[derive(Debug, Clone)]
-pub struct VerifyReport {
+pub struct ManifestVerifyReport {
     /// The tree.
     pub root: PathBuf,
     /// The manifest.
@@ -196,7 +190,10 @@ fn resolve(root: &Path, rel: &str, policy: SymlinkPolicy) -> Resolved {
 }
 
 /// Verify `opts.root` against `opts.manifest`.
-pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport, ManifestError> {
+pub fn verify(
+    opts: &ManifestVerifyOptions,
+    progress: &Progress,
+) -> Result<ManifestVerifyReport, ManifestError> {
     // The raw bytes are only needed for their digest and are not kept (a 100,000-line manifest
     // is ~9 MB).
     let (lines, manifest_digest) = super::read_manifest(&opts.manifest)?;
@@ -208,9 +205,7 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
     let (tree, walked_hashes) = hashing::hash_tree(
         &opts.root,
         &opts.manifest,
-        &opts.excludes,
-        opts.default_excludes,
-        opts.symlinks,
+        &opts.walk,
         opts.threads,
         progress,
     )?;
@@ -223,7 +218,7 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
         .filter(|f| !listed.contains(f.rel.as_str()))
         .map(|f| f.rel.clone())
         .collect();
-    Ok(VerifyReport {
+    Ok(ManifestVerifyReport {
         root: opts.root.clone(),
         manifest: opts.manifest.clone(),
         manifest_digest,
@@ -237,7 +232,7 @@ pub fn verify(opts: &VerifyOptions, progress: &Progress) -> Result<VerifyReport,
 
 /// Hash every listed file and turn the walk's refused entries into findings.
 fn check_listed(
-    opts: &VerifyOptions,
+    opts: &ManifestVerifyOptions,
     lines: Vec<ParsedLine>,
     tree: &walk::Walk,
     mut walked_hashes: Vec<Result<Hashed, String>>,
@@ -261,7 +256,7 @@ fn check_listed(
             hashed = Some(std::mem::replace(&mut walked_hashes[i], Err(String::new())));
             (FileStatus::Ok, None)
         } else {
-            match resolve(&opts.root, &l.entry.path, opts.symlinks) {
+            match resolve(&opts.root, &l.entry.path, opts.walk.symlinks) {
                 Resolved::File(abs) => {
                     extra_slots.push(files.len());
                     // Size unknown (0): hashed by reading to end of file, never by shortcut.
@@ -294,7 +289,7 @@ fn check_listed(
     }
     drop(walked_hashes);
     let to_hash: Vec<&WalkedFile> = extra.iter().collect();
-    let follow = opts.symlinks == SymlinkPolicy::Follow;
+    let follow = opts.walk.symlinks == SymlinkPolicy::Follow;
     let hashes = hashing::hash_all(&to_hash, opts.threads, follow, progress);
     progress.finish();
     for (slot, h) in extra_slots.into_iter().zip(hashes) {
@@ -321,17 +316,20 @@ fn refused_findings(files: &[FileResult], tree: &walk::Walk) -> (Vec<Finding>, b
     {
         let (code, msg) = match &p.kind {
             ProblemKind::Symlink => (
-                Code::Symlink,
+                ManifestCode::Symlink,
                 "symlink in the tree; help: --symlinks follow|skip to choose".to_owned(),
             ),
             ProblemKind::Special => (
-                Code::SpecialFile,
+                ManifestCode::SpecialFile,
                 "FIFO, socket or device in the tree".to_owned(),
             ),
-            ProblemKind::NonUtf8 => (Code::NonUtf8Name, "name is not valid UTF-8".to_owned()),
+            ProblemKind::NonUtf8 => (
+                ManifestCode::NonUtf8Name,
+                "name is not valid UTF-8".to_owned(),
+            ),
             ProblemKind::Unreadable(e) => {
                 unreadable = true;
-                (Code::UnreadableFile, format!("cannot read: {e}"))
+                (ManifestCode::UnreadableFile, format!("cannot read: {e}"))
             }
         };
         findings.push(Finding::error(code, p.rel.clone(), msg));
@@ -339,7 +337,7 @@ fn refused_findings(files: &[FileResult], tree: &walk::Walk) -> (Vec<Finding>, b
     (findings, unreadable)
 }
 
-impl VerifyReport {
+impl ManifestVerifyReport {
     /// Every finding: listed files that are not ok, unlisted files, refused tree entries.
     pub fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
@@ -348,7 +346,7 @@ impl VerifyReport {
             let finding = match f.status {
                 FileStatus::Ok => continue,
                 FileStatus::Mismatch => Finding::error(
-                    Code::HashMismatch,
+                    ManifestCode::HashMismatch,
                     subject,
                     format!(
                         "checksum mismatch: manifest says `{}`, file has `{}`",
@@ -357,21 +355,23 @@ impl VerifyReport {
                     ),
                 ),
                 FileStatus::Missing => {
-                    Finding::error(Code::MissingFile, subject, "listed file is missing")
+                    Finding::error(ManifestCode::MissingFile, subject, "listed file is missing")
                 }
                 FileStatus::Unreadable => Finding::error(
-                    Code::UnreadableFile,
+                    ManifestCode::UnreadableFile,
                     subject,
                     format!(
                         "cannot read: {}",
                         f.detail.as_deref().unwrap_or("unknown error")
                     ),
                 ),
-                FileStatus::NotAFile => {
-                    Finding::error(Code::NotAFile, subject, "listed path is not a regular file")
-                }
+                FileStatus::NotAFile => Finding::error(
+                    ManifestCode::NotAFile,
+                    subject,
+                    "listed path is not a regular file",
+                ),
                 FileStatus::Symlink => Finding::error(
-                    Code::Symlink,
+                    ManifestCode::Symlink,
                     subject,
                     "listed path is or passes through a symlink; help: --symlinks follow to check its target",
                 ),
@@ -381,13 +381,18 @@ impl VerifyReport {
         for u in &self.unlisted {
             let msg = "file is present but not listed";
             out.push(if self.allow_unlisted {
-                Finding::warning(Code::UnlistedFile, escape_for_display(u), msg)
+                Finding::warning(ManifestCode::UnlistedFile, escape_for_display(u), msg)
             } else {
-                Finding::error(Code::UnlistedFile, escape_for_display(u), msg)
+                Finding::error(ManifestCode::UnlistedFile, escape_for_display(u), msg)
             });
         }
         out.extend(self.tree_findings.iter().cloned());
         out
+    }
+
+    /// A file (listed or in the tree) could not be read: the check did not run in full.
+    pub fn could_not_run(&self) -> bool {
+        self.tree_unreadable || self.count(FileStatus::Unreadable) > 0
     }
 
     fn count(&self, s: FileStatus) -> usize {
@@ -395,17 +400,11 @@ impl VerifyReport {
     }
 }
 
-impl Render for VerifyReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/manifest/v1"
-    }
-    fn status(&self) -> ExitStatus {
-        if self.tree_unreadable || self.count(FileStatus::Unreadable) > 0 {
-            ExitStatus::Error
-        } else {
-            ExitStatus::pass_if(all_clear(&self.findings()))
-        }
-    }
+impl Render for ManifestVerifyReport {
+    crate::render_head!(super::SCHEMA, |r: &Self| verdict(
+        &r.findings(),
+        r.could_not_run()
+    ));
     fn to_json(&self) -> Map<String, Value> {
         let files: Vec<Value> = self
             .files

@@ -1,6 +1,9 @@
-//! Walking a tree for the manifest: which files count, and which entries are refused.
+//! The one tree walk: which files count, and which entries are refused. Manifest generate,
+//! manifest verify and `zip pack` all walk through here.
 //!
-//! Directories are pruned by the excludes before they are read. Symlinks follow the
+//! A walk is configured by a [`WalkOptions`], built and validated once at the boundary (the CLI
+//! compiles the exclude globs into [`Excludes`]; a bad glob is refused there, before any file is
+//! read). Directories are pruned by the excludes before they are read. Symlinks follow the
 //! [`SymlinkPolicy`]; FIFOs, sockets and devices are always refused; a name that is not valid
 //! UTF-8 is refused (it could not be written in a manifest both tools read the same way).
 //! Problems are collected, never dropped, so one run names every offending entry.
@@ -12,11 +15,10 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use walkdir::WalkDir;
 
-use super::ManifestError;
 use crate::report::{escape_bytes_for_display, escape_for_display};
 
-/// What to do with symbolic links.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// What to do with symbolic links. (The CLI maps its own `--symlinks` enum onto this one.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SymlinkPolicy {
     /// Refuse: every symlink is reported and nothing is written.
     #[default]
@@ -38,7 +40,50 @@ pub const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
 /// File-name globs skipped by default, at any depth.
 pub const DEFAULT_EXCLUDED_FILES: &[&str] = &["*.pyc", ".DS_Store"];
 
-/// Which paths a walk leaves out.
+/// Why a walk could not be configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalkError {
+    /// An exclude glob does not compile.
+    #[error("invalid exclude glob `{glob}`: {reason}")]
+    BadGlob {
+        /// The glob as given.
+        glob: String,
+        /// Why it does not compile.
+        reason: String,
+    },
+}
+
+/// How to walk a tree: the compiled excludes and the symlink policy. Build it once at the
+/// boundary; the walk itself cannot fail to start.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// Which paths are left out.
+    pub excludes: Excludes,
+    /// What to do with symlinks.
+    pub symlinks: SymlinkPolicy,
+}
+
+impl WalkOptions {
+    /// A walk with these excludes and this symlink policy.
+    pub fn new(excludes: Excludes, symlinks: SymlinkPolicy) -> Self {
+        Self { excludes, symlinks }
+    }
+
+    /// Every entry counts (no excludes at all), symlinks refused: what checking a tree that
+    /// must match a manifest exactly needs.
+    pub fn exact() -> Self {
+        Self::new(Excludes::none(), SymlinkPolicy::Refuse)
+    }
+}
+
+impl Default for WalkOptions {
+    /// The default excludes, symlinks refused.
+    fn default() -> Self {
+        Self::new(Excludes::defaults(), SymlinkPolicy::Refuse)
+    }
+}
+
+/// Which paths a walk leaves out: compiled globs, so a value of this type is always valid.
 #[derive(Debug, Clone)]
 pub struct Excludes {
     by_name: GlobSet,
@@ -49,14 +94,14 @@ pub struct Excludes {
 impl Excludes {
     /// Compile user globs (a glob without `/` matches a name at any depth; a glob with `/`
     /// matches the whole relative path) plus the default excludes when asked.
-    pub fn new(globs: &[String], default_excludes: bool) -> Result<Self, ManifestError> {
+    pub fn new(globs: &[String], default_excludes: bool) -> Result<Self, WalkError> {
         let mut by_name = GlobSetBuilder::new();
         let mut by_path = GlobSetBuilder::new();
         let compile = |g: &str| {
             globset::GlobBuilder::new(g)
                 .literal_separator(true)
                 .build()
-                .map_err(|e| ManifestError::BadGlob {
+                .map_err(|e| WalkError::BadGlob {
                     glob: g.to_owned(),
                     reason: e.kind().to_string(),
                 })
@@ -71,14 +116,14 @@ impl Excludes {
         }
         if default_excludes {
             for g in DEFAULT_EXCLUDED_FILES {
-                by_name.add(Glob::new(g).map_err(|e| ManifestError::BadGlob {
+                by_name.add(Glob::new(g).map_err(|e| WalkError::BadGlob {
                     glob: (*g).to_owned(),
                     reason: e.kind().to_string(),
                 })?);
             }
         }
         let build = |b: GlobSetBuilder| {
-            b.build().map_err(|e| ManifestError::BadGlob {
+            b.build().map_err(|e| WalkError::BadGlob {
                 glob: globs.join(" "),
                 reason: e.to_string(),
             })
@@ -88,6 +133,21 @@ impl Excludes {
             by_path: build(by_path)?,
             default_dirs: default_excludes,
         })
+    }
+
+    /// Nothing is left out.
+    pub fn none() -> Self {
+        Self {
+            by_name: GlobSet::empty(),
+            by_path: GlobSet::empty(),
+            default_dirs: false,
+        }
+    }
+
+    /// Only the default excludes ([`DEFAULT_EXCLUDED_DIRS`], [`DEFAULT_EXCLUDED_FILES`]).
+    #[allow(clippy::expect_used)] // invariant: the default globs are constants that compile (pinned by a unit test)
+    pub fn defaults() -> Self {
+        Self::new(&[], true).expect("the default exclude globs compile")
     }
 
     /// Is this entry left out? `rel` uses `/` separators.
@@ -153,32 +213,36 @@ pub struct Walk {
     pub dirs: Vec<String>,
 }
 
-/// Walk `root`, leaving out `omit` (the manifest itself, relative to root) and the excludes.
-/// With `stat`, each file's size and mode are read during the walk (one `statx` per file, on
-/// this thread); without, they are left 0 for the hashing threads to read from the open file.
-pub fn walk(
-    root: &Path,
-    excludes: &Excludes,
-    symlinks: SymlinkPolicy,
-    omit: Option<&str>,
-    stat: bool,
-) -> Walk {
-    let mut out = walk_each(root, excludes, symlinks, omit, stat, &mut |_, _| {});
+/// Walk `root` with `opts`, files sorted by path bytes, each with its size and mode read
+/// during the walk (one `statx` per file, on this thread).
+pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
+    let mut out = walk_inner(root, opts, None, true, &mut |_, _| {});
     out.files
         .sort_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
     out
 }
 
-/// Like [`walk`], but hands each file to `on_file` (with its index in `files`) as soon as it is
-/// found, so hashing can start while the walk goes on; `files` is left in walk order.
+/// Like [`walk`], but leaves out `omit` (a file such as the manifest itself, relative to root),
+/// hands each file to `on_file` (with its index in `files`) as soon as it is found, so hashing
+/// can start while the walk goes on, and leaves `files` in walk order. Sizes and modes are left
+/// 0: the hashing threads read them from the open file.
 pub fn walk_each(
     root: &Path,
-    excludes: &Excludes,
-    symlinks: SymlinkPolicy,
+    opts: &WalkOptions,
+    omit: Option<&str>,
+    on_file: &mut dyn FnMut(usize, &WalkedFile),
+) -> Walk {
+    walk_inner(root, opts, omit, false, on_file)
+}
+
+fn walk_inner(
+    root: &Path,
+    opts: &WalkOptions,
     omit: Option<&str>,
     stat: bool,
     on_file: &mut dyn FnMut(usize, &WalkedFile),
 ) -> Walk {
+    let (excludes, symlinks) = (&opts.excludes, opts.symlinks);
     let mut out = Walk::default();
     let walker = WalkDir::new(root)
         .follow_links(symlinks == SymlinkPolicy::Follow)
@@ -310,6 +374,9 @@ mod tests {
         assert!(!ex.excludes("other/docs/build", true));
         let none = Excludes::new(&[], false).unwrap();
         assert!(!none.excludes("target", true));
+        assert!(!Excludes::none().excludes(".git", true));
+        assert!(Excludes::defaults().excludes(".git", true));
+        assert!(Excludes::defaults().excludes("a/.DS_Store", false));
     }
 
     #[test]
