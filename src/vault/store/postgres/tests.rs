@@ -1,0 +1,148 @@
+//! The conformance suite on a real PostgreSQL server (`VAULTGATE_TEST_DATABASE_URL`, the
+//! owner role of a throwaway database: `scripts/pg-test-cluster.sh`). Each store gets its own
+//! schema, chosen through `search_path` in the connection options.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::vault::store::conformance::{self, Harness};
+
+/// The test server's URL; `None` (after a loud SKIPPED) when unset, and a panic instead when
+/// `VAULTGATE_REQUIRE_INTEROP=1` (CI), so the PostgreSQL tests can never silently not run.
+pub fn test_url(test: &str) -> Option<String> {
+    match std::env::var("VAULTGATE_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("VAULTGATE_REQUIRE_INTEROP").as_deref() != Ok("1"),
+                "{test} needs PostgreSQL: VAULTGATE_TEST_DATABASE_URL is unset and VAULTGATE_REQUIRE_INTEROP=1 forbids skipping (scripts/pg-test-cluster.sh starts one)"
+            );
+            #[allow(clippy::disallowed_macros)]
+            {
+                eprintln!(
+                    "SKIPPED: {test} needs PostgreSQL (set VAULTGATE_TEST_DATABASE_URL; scripts/pg-test-cluster.sh starts one); it did not run"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// `base` with its `search_path` set to `schema`.
+pub fn with_schema(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+/// Create a fresh schema and return its URL.
+pub fn fresh_schema(base: &str) -> (String, String) {
+    let schema = format!(
+        "vgt_{}",
+        uuid::Uuid::new_v4().simple().to_string().get(..16).unwrap()
+    );
+    let mut c = Client::connect(base, NoTls).unwrap();
+    c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    (with_schema(base, &schema), schema)
+}
+
+struct PgHarness {
+    base: String,
+    last: Option<String>,
+}
+
+impl Harness for PgHarness {
+    fn fresh(&mut self) -> Box<dyn Store> {
+        let (url, _) = fresh_schema(&self.base);
+        let s = PgStore::create(&url, "2026-01-01T00:00:00Z").unwrap();
+        self.last = Some(url);
+        Box::new(s)
+    }
+    fn reopen(&mut self) -> Box<dyn Store> {
+        Box::new(PgStore::open(self.last.as_ref().unwrap()).unwrap())
+    }
+    fn fail_audit_inserts_of(&mut self, event_type: &str) {
+        let mut c = Client::connect(self.last.as_ref().unwrap(), NoTls).unwrap();
+        c.batch_execute(&format!(
+            "CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'injected audit failure'; END $$; \
+             CREATE TRIGGER injected_failure BEFORE INSERT ON audit FOR EACH ROW \
+             WHEN (NEW.event_type = '{event_type}') EXECUTE FUNCTION injected_failure();"
+        ))
+        .unwrap();
+    }
+}
+
+fn harness(test: &str) -> Option<PgHarness> {
+    test_url(test).map(|base| PgHarness { base, last: None })
+}
+
+#[test]
+fn postgres_passes_the_core_conformance_suite() {
+    let Some(mut h) = harness("postgres_passes_the_core_conformance_suite") else {
+        return;
+    };
+    conformance::core::run_all(&mut h).unwrap();
+}
+
+#[test]
+fn postgres_passes_the_family_conformance_suites() {
+    let Some(mut h) = harness("postgres_passes_the_family_conformance_suites") else {
+        return;
+    };
+    conformance::registry::run_all(&mut h).unwrap();
+    conformance::lease::run_all(&mut h).unwrap();
+    conformance::grant::run_all(&mut h).unwrap();
+    conformance::agent::run_all(&mut h).unwrap();
+}
+
+#[test]
+fn a_fresh_schema_has_intact_protections_and_a_stable_cookie() {
+    let Some(mut h) = harness("a_fresh_schema_has_intact_protections") else {
+        return;
+    };
+    let mut s = h.fresh();
+    let st = s.schema_state().unwrap();
+    assert_eq!(st.protection_problems, Vec::<String>::new());
+    assert!(st.pending.is_empty() && st.unknown.is_empty());
+    assert_eq!(s.schema_cookie().unwrap(), st.cookie);
+    assert_eq!(s.integrity_check().unwrap(), Vec::<String>::new());
+    // Dropping and re-creating a trigger identically changes the cookie.
+    let mut c = Client::connect(h.last.as_ref().unwrap(), NoTls).unwrap();
+    c.batch_execute(
+        "DROP TRIGGER audit_no_update ON audit; \
+         CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit \
+         FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();",
+    )
+    .unwrap();
+    let after = s.schema_state().unwrap();
+    assert_eq!(after.protection_problems, Vec::<String>::new());
+    assert_ne!(after.cookie, st.cookie, "re-created trigger went unnoticed");
+    // A disabled trigger and a missing one are protection problems.
+    c.batch_execute("ALTER TABLE audit DISABLE TRIGGER audit_no_delete; DROP TRIGGER audit_no_truncate ON audit;")
+        .unwrap();
+    let p = s.schema_state().unwrap().protection_problems;
+    assert!(p.iter().any(|m| m.contains("audit_no_delete")), "{p:?}");
+    assert!(p.iter().any(|m| m.contains("audit_no_truncate")), "{p:?}");
+    // Creating over an existing vault is refused.
+    assert!(PgStore::create(h.last.as_ref().unwrap(), "t").is_err());
+}
+
+#[test]
+fn urls_are_checked_and_never_echo_a_password() {
+    let e = PgStore::open("sqlite:///tmp/x").unwrap_err().to_string();
+    assert!(e.contains("not a postgres://"), "{e}");
+    let e = PgStore::open("postgres://u:hunter2pw@127.0.0.1:1/db?sslmode=require")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("TLS") && !e.contains("hunter2pw"), "{e}");
+    let e = PgStore::open("postgres://u:hunter2pw@127.0.0.1:1/db?connect_timeout=2")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cannot connect") && !e.contains("hunter2pw"),
+        "{e}"
+    );
+    assert_eq!(
+        describe("postgres://u:hunter2pw@db.example:6432/v"),
+        "postgres://u@db.example:6432/v"
+    );
+}
