@@ -102,7 +102,7 @@ fn boot_refuses_each_step_with_its_reason() {
     type Mutate = fn(&Vh);
     let cases: Vec<(&str, &str, &str, Mutate)> = vec![
         ("config missing", "config", "config-missing", |v| {
-            std::fs::remove_file(v.home.join("config.json")).unwrap()
+            std::fs::remove_file(v.home.join("config.json")).unwrap();
         }),
         ("config unknown field", "config", "config-invalid", |v| {
             let p = v.home.join("config.json");
@@ -114,13 +114,13 @@ fn boot_refuses_each_step_with_its_reason() {
             std::fs::write(&p, s).unwrap();
         }),
         ("config world-writable", "config", "config-insecure", |v| {
-            chmod(&v.home.join("config.json"), 0o666)
+            chmod(&v.home.join("config.json"), 0o666);
         }),
         ("home group-readable", "home", "home-insecure", |v| {
-            chmod(&v.home, 0o750)
+            chmod(&v.home, 0o750);
         }),
         ("key group-readable", "home", "key-insecure-mode", |v| {
-            chmod(&v.home.join("master.key"), 0o640)
+            chmod(&v.home.join("master.key"), 0o640);
         }),
         ("key symlink", "home", "key-symlink", |v| {
             let k = v.home.join("master.key");
@@ -134,16 +134,18 @@ fn boot_refuses_each_step_with_its_reason() {
             std::fs::write(&k, &b[..31]).unwrap();
         }),
         ("key missing", "home", "key-missing", |v| {
-            std::fs::remove_file(v.home.join("master.key")).unwrap()
+            std::fs::remove_file(v.home.join("master.key")).unwrap();
         }),
         ("key of another vault", "database", "key-mismatch", |v| {
             std::fs::write(v.home.join("master.key"), [7u8; 32]).unwrap();
         }),
         ("db missing", "database", "db-missing", |v| {
-            std::fs::remove_file(v.db_path()).unwrap()
+            std::fs::remove_file(v.db_path()).unwrap();
         }),
         ("db not sqlite", "database", "db-unreadable", |v| {
             std::fs::write(v.db_path(), vec![b'x'; 8192]).unwrap();
+            let _ = std::fs::remove_file(v.home.join("vault.db-wal"));
+            let _ = std::fs::remove_file(v.home.join("vault.db-shm"));
         }),
         (
             "db from a newer vaultgate",
@@ -164,7 +166,7 @@ fn boot_refuses_each_step_with_its_reason() {
                 .unwrap();
         }),
         ("anchor missing", "audit", "audit-anchor-missing", |v| {
-            std::fs::remove_file(v.home.join("audit.head")).unwrap()
+            std::fs::remove_file(v.home.join("audit.head")).unwrap();
         }),
         ("anchor edited", "audit", "audit-anchor-invalid", |v| {
             let p = v.home.join("audit.head");
@@ -490,14 +492,22 @@ fn a_row_inserted_with_the_triggers_dropped_is_caught() {
 #[test]
 fn a_truncated_tail_or_restored_old_database_is_caught() {
     let v = vault_with_rows();
-    let old = v.dir.path().join("old.db");
+    // A backup of the database (file and WAL, taken while no vaultgate runs), restored later.
+    let wal = v.home.join("vault.db-wal");
+    let (old, old_wal) = (v.dir.path().join("old.db"), v.dir.path().join("old.db-wal"));
     std::fs::copy(v.db_path(), &old).unwrap();
+    let had_wal = std::fs::copy(&wal, &old_wal).is_ok();
     assert_eq!(
         code(&v.admin(&["token", "create", "--name", "later", "--role", "auditor"])),
         0
     );
     std::fs::copy(&old, v.db_path()).unwrap();
-    let _ = std::fs::remove_file(v.home.join("vault.db-wal"));
+    let _ = std::fs::remove_file(v.home.join("vault.db-shm"));
+    if had_wal {
+        std::fs::copy(&old_wal, &wal).unwrap();
+    } else {
+        let _ = std::fs::remove_file(&wal);
+    }
     assert_tamper_caught(&v, "audit-truncated", "audit-truncated");
 }
 
@@ -669,7 +679,7 @@ fn project_bound_tokens_are_refused_for_other_projects() {
     });
     match r {
         Err(vaultgate::vault::ActFailure::Refused { refusal, .. }) => {
-            assert_eq!(refusal.code, "project-mismatch")
+            assert_eq!(refusal.code, "project-mismatch");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -828,4 +838,64 @@ fn token_secrets_never_leave() {
         }
     }
     drop(hold);
+}
+
+/// A destroyed secret's ciphertext is gone from the database file and its WAL.
+#[test]
+fn destroying_a_secret_removes_its_ciphertext() {
+    use vaultgate::vault::{Act, Caller, NewEvent, PresentedToken, SecretMeta, Vault};
+    let v = Vh::init();
+    let clock = vaultgate::clock::FixedClock(vaultgate::clock::parse_rfc3339(NOW).unwrap());
+    let caller = Caller::Token(PresentedToken::parse(&v.admin).unwrap());
+    let mut vault = Vault::open(&vaultgate::vault::Home::at(&v.home), &clock).unwrap();
+    let meta = SecretMeta {
+        id: "doomed".into(),
+        scope: "s".into(),
+        expires_at: None,
+    };
+    let material = vault
+        .act(&caller, &Act::new("test.store", "admin"), |tx, who| {
+            let m = tx.secret_generate(&meta, 32)?;
+            tx.append(NewEvent::new("test.stored", who.actor()))?;
+            Ok(m)
+        })
+        .unwrap();
+    let ct: Vec<u8> = v
+        .db()
+        .query_row(
+            "SELECT ciphertext FROM secrets WHERE id = 'doomed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let files = v.home_files();
+    assert!(
+        files.iter().any(|(_, b)| contains(b, &ct)),
+        "the ciphertext is stored"
+    );
+    assert!(
+        !files.iter().any(|(_, b)| contains(b, material.expose())),
+        "never the plaintext"
+    );
+    vault
+        .act(&caller, &Act::new("test.destroy", "admin"), |tx, who| {
+            assert!(tx.secret_destroy("doomed")?);
+            tx.append(NewEvent::new("test.destroyed", who.actor()))?;
+            Ok(())
+        })
+        .unwrap();
+    vault.purge_freed().unwrap();
+    assert!(vault.secret_read("doomed").unwrap().is_none());
+    for (p, b) in v.home_files() {
+        assert!(
+            !contains(&b, &ct),
+            "the ciphertext survives in {}",
+            p.display()
+        );
+        assert!(
+            !contains(&b, material.expose()),
+            "the material appears in {}",
+            p.display()
+        );
+    }
 }

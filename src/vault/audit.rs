@@ -352,25 +352,36 @@ fn anchor_mac(key: &MacKey, a: &Anchor) -> [u8; 32] {
     )
 }
 
-/// Write the anchor atomically.
+/// Write the anchor atomically: a private temp file in the home, `fdatasync`, rename over
+/// `audit.head`.
+///
+/// The folder is deliberately not fsynced after the rename: if power fails before the rename
+/// reaches the disk, the old anchor reappears, one or more rows *behind* the database, which
+/// boot accepts after checking that the newer rows chain to it. What can never happen is an
+/// anchor ahead of the database (it is written after the commit) or a torn one (the data is
+/// on disk before the rename). This keeps one fsync per audited write instead of two.
 pub fn write_anchor(path: &Path, key: &MacKey, a: &Anchor) -> Result<(), FsError> {
+    use std::io::Write as _;
     let mut line = Vec::new();
     line.extend_from_slice(b"{\"anchor_mac\":");
     canon::write_str(&hex::encode(anchor_mac(key, a)), &mut line);
     line.push(b',');
     line.extend_from_slice(&anchor_body(a)[1..]);
     line.push(b'\n');
-    if std::fs::symlink_metadata(path).is_err() {
-        // First write: create it private so the atomic replace keeps mode 0600.
-        use std::os::unix::fs::OpenOptionsExt as _;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| FsError::new("create", path, e))?;
-    }
-    fsutil::write_atomic_bytes(path, &line)
+    let dir = fsutil::parent_dir(path);
+    let tmp = tempfile::Builder::new()
+        .prefix(".audit.head.")
+        .tempfile_in(dir)
+        .map_err(|e| FsError::new("create a temporary file in", dir, e))?;
+    tmp.as_file()
+        .write_all(&line)
+        .map_err(|e| FsError::new("write", tmp.path(), e))?;
+    tmp.as_file()
+        .sync_data()
+        .map_err(|e| FsError::new("fsync", tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| FsError::new("rename into place", path, e.error))?;
+    Ok(())
 }
 
 /// A problem found checking the log or its anchor.
@@ -558,8 +569,8 @@ pub fn check_head(
 
 /// Walks the whole chain, row by row (`audit verify`, export re-verification).
 #[derive(Debug)]
-pub struct ChainVerifier<'k> {
-    key: &'k MacKey,
+pub struct ChainVerifier {
+    keyed: crypto::KeyedHmac,
     expected_seq: u64,
     prev_mac: String,
     scratch: Vec<u8>,
@@ -571,14 +582,14 @@ pub struct ChainVerifier<'k> {
     pub issue_total: u64,
 }
 
-impl<'k> ChainVerifier<'k> {
+impl ChainVerifier {
     /// Issues kept in the report.
     pub const KEEP: usize = 50;
 
     /// Start at row 1.
-    pub fn new(key: &'k MacKey) -> Self {
+    pub fn new(key: &MacKey) -> Self {
         Self {
-            key,
+            keyed: crypto::KeyedHmac::new(key.expose()),
             expected_seq: 1,
             prev_mac: GENESIS.to_owned(),
             scratch: Vec::with_capacity(1024),
@@ -625,7 +636,15 @@ impl<'k> ChainVerifier<'k> {
                 ),
             );
         }
-        if !row_mac_ok(self.key, row, &mut self.scratch) {
+        let mac_ok = match (decode_mac(&row.prev_mac), decode_mac(&row.mac)) {
+            (Some(prev), Some(tag)) => {
+                self.scratch.clear();
+                canonical_bytes(row, &mut self.scratch);
+                self.keyed.verify(&[&prev, &self.scratch], &tag)
+            }
+            _ => false,
+        };
+        if !mac_ok {
             self.issue(
                 VaultCode::AuditMacMismatch,
                 row.seq,

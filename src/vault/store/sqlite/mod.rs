@@ -133,6 +133,14 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| unusable(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        // Every vaultgate command is a short process; checkpointing the WAL on every close
+        // would cost several fsyncs per command. SQLite's automatic checkpoint (every 1,000
+        // pages) and `purge_freed` (after a secret is destroyed) still run.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(map_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
