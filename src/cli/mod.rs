@@ -6,7 +6,9 @@
 pub mod docs;
 mod envelope;
 mod gate;
+mod grant;
 mod journal;
+mod lease;
 mod manifest;
 mod pack;
 pub mod vault;
@@ -129,6 +131,26 @@ enum Command {
 
     #[command(flatten)]
     Vault(vault::VaultCmd),
+
+    /// Add providers and their capabilities to the vault's configuration
+    #[command(subcommand)]
+    Provider(lease::ProviderCmd),
+
+    /// Register project folders (assets) with their owners
+    #[command(subcommand)]
+    Asset(lease::AssetCmd),
+
+    /// Scan a project's declared capabilities and bind it into a contract
+    #[command(subcommand)]
+    Ingest(lease::IngestCmd),
+
+    /// Borrow a secret for a bounded time and scope, and run a command with it
+    #[command(subcommand)]
+    Lease(lease::LeaseCmd),
+
+    /// Mint, consume and revoke single-use build grants (one protocol line each)
+    #[command(subcommand)]
+    Grant(grant::GrantCmd),
 }
 
 /// What every dispatch arm gets: the printer and the clock.
@@ -198,5 +220,10 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
         Command::Vault(cmd) => vault::dispatch(cmd, ctx),
+        Command::Provider(cmd) => lease::provider(cmd, ctx),
+        Command::Asset(cmd) => lease::asset(cmd, ctx),
+        Command::Ingest(cmd) => lease::ingest(cmd, ctx),
+        Command::Lease(cmd) => lease::lease(cmd, ctx),
+        Command::Grant(cmd) => grant::dispatch(cmd, ctx),
     }
 }

@@ -12,6 +12,8 @@ pub mod vault;
 
 use std::path::{Path, PathBuf};
 
+pub mod lease;
+
 /// The real `vaultgate` binary, with every `VAULTGATE_*` variable and `NO_COLOR` removed so a
 /// developer's shell cannot change a test's outcome.
 pub fn vg() -> assert_cmd::Command {
