@@ -54,6 +54,7 @@ GRANT SELECT, INSERT ON {schema}.audit TO {role};
 GRANT SELECT, UPDATE ON {schema}.audit_head TO {role};
 GRANT SELECT ON {schema}.schema_migrations TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.vault_meta, {schema}.tokens, {schema}.secrets TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.assets, {schema}.ingests, {schema}.contracts, {schema}.leases, {schema}.grants TO {role};
 ";
 
 /// The URL that selects PostgreSQL, if any: the environment first, then the configuration.
