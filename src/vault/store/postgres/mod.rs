@@ -28,6 +28,7 @@ pub mod agent;
 pub mod core;
 pub mod grant;
 pub mod lease;
+pub mod migrate;
 pub mod migrations;
 pub mod registry;
 
