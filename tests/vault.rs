@@ -718,7 +718,7 @@ fn the_export_reverifies_offline_with_vaultgate_and_with_python() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
-    if common::have("python3") {
+    if common::require("python3") {
         let docs = std::fs::read_to_string(common::repo_root().join("docs/audit.md")).unwrap();
         let script = docs
             .split("```python\n")

@@ -655,32 +655,7 @@ fn audit(a: AuditCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             }
             Err(f) => refused(ctx, AUDIT_SCHEMA, "audit verify", f),
         },
-        AuditCmd::Checkpoint => {
-            let filter = AuditFilter {
-                limit: Some(1),
-                event_type: None,
-                since: None,
-            };
-            match v.audit_tail(&who, &filter) {
-                Ok(rows) => {
-                    let Some(r) = rows.last() else {
-                        anyhow::bail!("the audit log is empty: there is nothing to checkpoint");
-                    };
-                    let line = format!("{}:{}:{}", r.seq, r.mac, r.at);
-                    if ctx.printer.is_json() {
-                        Ok(ctx.printer.emit(&VaultReport::pass(
-                            AUDIT_SCHEMA,
-                            json!({"checkpoint": line, "seq": r.seq, "mac": r.mac, "at": r.at}),
-                            vec![],
-                            format!("checkpoint at row {}", r.seq),
-                        )))
-                    } else {
-                        Ok(ctx.printer.product(&format!("{line}\n")))
-                    }
-                }
-                Err(f) => refused(ctx, AUDIT_SCHEMA, "audit checkpoint", f),
-            }
-        }
+        AuditCmd::Checkpoint => audit_checkpoint(&mut v, &who, ctx),
         AuditCmd::Export { jsonl: _, output } => {
             let mut buf = Vec::new();
             let res = v.audit_export(&who, &mut buf);
@@ -763,4 +738,32 @@ fn check_checkpoint(
         });
     }
     Ok(())
+}
+
+/// `audit checkpoint`: the head as `SEQ:MAC:TIME` (capability `audit:read`).
+fn audit_checkpoint(v: &mut Vault<'_>, who: &Caller, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+    let filter = AuditFilter {
+        limit: Some(1),
+        event_type: None,
+        since: None,
+    };
+    match v.audit_tail(who, &filter) {
+        Ok(rows) => {
+            let Some(r) = rows.last() else {
+                anyhow::bail!("the audit log is empty: there is nothing to checkpoint");
+            };
+            let line = format!("{}:{}:{}", r.seq, r.mac, r.at);
+            if ctx.printer.is_json() {
+                Ok(ctx.printer.emit(&VaultReport::pass(
+                    AUDIT_SCHEMA,
+                    json!({"checkpoint": line, "seq": r.seq, "mac": r.mac, "at": r.at}),
+                    vec![],
+                    format!("checkpoint at row {}", r.seq),
+                )))
+            } else {
+                Ok(ctx.printer.product(&format!("{line}\n")))
+            }
+        }
+        Err(f) => refused(ctx, AUDIT_SCHEMA, "audit checkpoint", f),
+    }
 }

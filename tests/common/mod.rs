@@ -8,6 +8,7 @@
 //! Such a test's name ends in `_needs_<tool>` so the list of tests says what it depends on.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pg;
 pub mod vault;
 
 use std::path::{Path, PathBuf};

@@ -194,22 +194,32 @@ pub fn protection_problems(client: &mut Client) -> Result<Vec<String>, StoreErro
     if rules != 0 {
         problems.push(format!("the audit tables have {rules} rewrite rule(s)"));
     }
-    let head = client
-        .query_opt("SELECT seq, mac FROM audit_head WHERE id = 1", &[])
+    // One statement, one snapshot: a writer moves the head row and appends its audit row in
+    // one transaction, so both are seen together (two statements would race writers).
+    let r = client
+        .query_opt(
+            "SELECT h.seq, h.mac, a.seq, a.mac FROM audit_head h \
+             LEFT JOIN LATERAL (SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1) a ON true \
+             WHERE h.id = 1",
+            &[],
+        )
         .map_err(map_err)?;
-    let last = client
-        .query_opt("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", &[])
-        .map_err(map_err)?;
-    let pair = |r: Option<postgres::Row>| r.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
-    let (head, last) = (pair(head), pair(last));
-    let expected = last.unwrap_or((0, crate::vault::audit::GENESIS.to_owned()));
-    match head {
+    match r {
         None => problems.push("audit_head has no row".into()),
-        Some(h) if h != expected => problems.push(format!(
-            "audit_head (row {}) does not match the last audit row (row {})",
-            h.0, expected.0
-        )),
-        Some(_) => {}
+        Some(r) => {
+            let head = (r.get::<_, i64>(0), r.get::<_, String>(1));
+            let last = (
+                r.get::<_, Option<i64>>(2).unwrap_or(0),
+                r.get::<_, Option<String>>(3)
+                    .unwrap_or_else(|| crate::vault::audit::GENESIS.to_owned()),
+            );
+            if head != last {
+                problems.push(format!(
+                    "audit_head (row {}) does not match the last audit row (row {})",
+                    head.0, last.0
+                ));
+            }
+        }
     }
     Ok(problems)
 }
