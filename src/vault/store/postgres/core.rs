@@ -132,8 +132,8 @@ FOR EACH ROW EXECUTE FUNCTION audit_append();
 pub fn protection_problems(client: &mut Client) -> Result<Vec<String>, StoreError> {
     let mut problems = Vec::new();
     let rows = client
-        .query(
-            "SELECT t.tgname, t.tgenabled::text, p.proname
+        .query_typed(
+            "SELECT t.tgname::text, t.tgenabled::text, p.proname::text
                FROM pg_trigger t
                JOIN pg_class c ON c.oid = t.tgrelid
                JOIN pg_proc p ON p.oid = t.tgfoid
@@ -166,39 +166,39 @@ pub fn protection_problems(client: &mut Client) -> Result<Vec<String>, StoreErro
             AUDIT_TRIGGERS.len()
         ));
     }
+    let funcs: Vec<(String, String)> = client
+        .query_typed(
+            "SELECT proname::text, prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace \
+             AND proname IN ('audit_refuse_change', 'audit_append')",
+            &[],
+        )
+        .map_err(map_err)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     for (func, src) in [
         ("audit_refuse_change", REFUSE_SRC),
         ("audit_append", APPEND_SRC),
     ] {
-        let got = client
-            .query_opt(
-                "SELECT prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname = $1",
-                &[&func],
-            )
-            .map_err(map_err)?;
-        match got {
-            None => problems.push(format!("`{func}` is missing")),
-            Some(r) if r.get::<_, String>(0).trim() != src.trim() => {
-                problems.push(format!("`{func}` differs from its definition"));
-            }
-            Some(_) => {}
+        match funcs
+            .iter()
+            .filter(|(n, _)| n == func)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [] => problems.push(format!("`{func}` is missing")),
+            [(_, got)] if got.trim() == src.trim() => {}
+            [_] => problems.push(format!("`{func}` differs from its definition")),
+            _ => problems.push(format!("`{func}` is defined more than once")),
         }
-    }
-    let rules: i64 = client
-        .query_one(
-            "SELECT count(*) FROM pg_rules WHERE schemaname = current_schema() AND tablename IN ('audit', 'audit_head')",
-            &[],
-        )
-        .map_err(map_err)?
-        .get(0);
-    if rules != 0 {
-        problems.push(format!("the audit tables have {rules} rewrite rule(s)"));
     }
     // One statement, one snapshot: a writer moves the head row and appends its audit row in
     // one transaction, so both are seen together (two statements would race writers).
     let r = client
-        .query_opt(
-            "SELECT h.seq, h.mac, a.seq, a.mac FROM audit_head h \
+        .query_typed_opt(
+            "SELECT h.seq, h.mac, a.seq, a.mac, (SELECT count(*) FROM pg_rules \
+             WHERE schemaname = current_schema() AND tablename IN ('audit', 'audit_head')) \
+             FROM audit_head h \
              LEFT JOIN LATERAL (SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1) a ON true \
              WHERE h.id = 1",
             &[],
@@ -207,6 +207,10 @@ pub fn protection_problems(client: &mut Client) -> Result<Vec<String>, StoreErro
     match r {
         None => problems.push("audit_head has no row".into()),
         Some(r) => {
+            let rules: i64 = r.get(4);
+            if rules != 0 {
+                problems.push(format!("the audit tables have {rules} rewrite rule(s)"));
+            }
             let head = (r.get::<_, i64>(0), r.get::<_, String>(1));
             let last = (
                 r.get::<_, Option<i64>>(2).unwrap_or(0),
@@ -320,7 +324,7 @@ impl VaultOps for PgTx<'_> {
             (&row.prev_mac, t.clone()),
             (&row.mac, t),
         ];
-        self.write(
+        self.write_final(
                 &format!(
                     "INSERT INTO audit ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
                 ),
@@ -421,7 +425,7 @@ impl VaultOps for PgTx<'_> {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let t = Type::TEXT;
         let i = Type::INT8;
-        self.write(
+        self.insert_one(
                 &format!(
                     "INSERT INTO tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                 ),
@@ -438,8 +442,8 @@ impl VaultOps for PgTx<'_> {
                     (&row.revoked_by, t.clone()),
                     (&row.created_by, t),
                 ],
+                "a token with this accessor",
             )
-            .map(|_| ())
     }
 
     fn token_get(&mut self, accessor: &str) -> Result<Option<TokenRow>, StoreError> {
@@ -473,7 +477,7 @@ impl VaultOps for PgTx<'_> {
     }
 
     fn secret_insert(&mut self, row: &SecretRow) -> Result<(), StoreError> {
-        self.write(
+        self.insert_one(
             &format!("INSERT INTO secrets ({SECRET_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
             &[
                 (&row.id, Type::TEXT),
@@ -484,8 +488,8 @@ impl VaultOps for PgTx<'_> {
                 (&row.ciphertext, Type::BYTEA),
                 (&row.created_at, Type::INT8),
             ],
+            "a secret with this id",
         )
-        .map(|_| ())
     }
 
     fn secret_get(&mut self, id: &str) -> Result<Option<SecretRow>, StoreError> {

@@ -146,7 +146,7 @@ fn clamp_limit(limit: Option<u64>) -> Option<i64> {
 impl LeaseOps for PgTx<'_> {
     fn lease_insert(&mut self, l: &LeaseRow) -> Result<(), StoreError> {
         let scopes = list_to_sql(&l.scopes);
-        self.write(
+        self.insert_one(
             &format!(
                 "INSERT INTO leases ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             ),
@@ -165,8 +165,8 @@ impl LeaseOps for PgTx<'_> {
                 (&l.revoked_reason, Type::TEXT),
                 (&l.expired_at, Type::INT8),
             ],
+            "a lease with this handle or secret id",
         )
-        .map(|_| ())
     }
 
     fn lease_get(&mut self, handle: &str) -> Result<Option<LeaseRow>, StoreError> {

@@ -145,6 +145,11 @@ pub fn map_err(e: postgres::Error) -> StoreError {
 pub struct PgStore {
     client: Client,
     target: String,
+    /// The cookie read by the last [`Store::schema_state`] (it changes only by DDL on the audit
+    /// protections, which vaultgate itself never runs after creation): recorded in the anchor
+    /// after each commit without another catalog query. DDL after that read is caught at the
+    /// next boot, which compares a fresh value with the anchor.
+    cookie: Option<i64>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -168,9 +173,9 @@ impl<'a> PgTx<'a> {
 }
 
 impl PgTx<'_> {
-    /// Run one writing statement atomically, as SQLite does: a failed statement is rolled back
-    /// alone (through a savepoint) and the transaction stays usable, so a caller may handle a
-    /// refused insert and go on. Returns the rows affected.
+    /// Run one writing statement atomically, as SQLite does: a failed statement (a check
+    /// constraint, a trigger) is rolled back alone through a savepoint and the transaction stays
+    /// usable, so a caller may handle the refusal and go on. Returns the rows affected.
     pub fn write(
         &mut self,
         sql: &str,
@@ -182,11 +187,31 @@ impl PgTx<'_> {
         Ok(n)
     }
 
-    /// Run a batch of statements atomically (see [`PgTx::write`]).
-    pub fn write_batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        let mut sp = self.tx.savepoint("vg_stmt").map_err(map_err)?;
-        sp.batch_execute(sql).map_err(map_err)?;
-        sp.commit().map_err(map_err)
+    /// A statement whose failure must end the act (the audit append): no savepoint, one round
+    /// trip; a failure aborts the transaction and the act rolls back as a whole.
+    pub fn write_final(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn postgres::types::ToSql + Sync), postgres::types::Type)],
+    ) -> Result<u64, StoreError> {
+        self.tx.execute_typed(sql, params).map_err(map_err)
+    }
+
+    /// An `INSERT` that must add exactly one row: run as `… ON CONFLICT DO NOTHING`, so a
+    /// duplicate key is classified ([`StoreError::Constraint`] naming `what`) without aborting
+    /// the transaction (as SQLite's statement-level rollback leaves it usable).
+    pub fn insert_one(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn postgres::types::ToSql + Sync), postgres::types::Type)],
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let n = self.write(&format!("{sql} ON CONFLICT DO NOTHING"), params)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Constraint(format!("{what} already exists")))
+        }
     }
 }
 
@@ -275,19 +300,19 @@ impl PgStore {
         if cfg.get_application_name().is_none() {
             cfg.application_name("vaultgate");
         }
-        let mut client = cfg
+        // The default lock timeout travels in the startup packet (no extra round trip).
+        let opts = cfg.get_options().unwrap_or("").to_owned();
+        if !opts.contains("lock_timeout") {
+            cfg.options(&format!("{opts} -c lock_timeout={DEFAULT_LOCK_TIMEOUT}"));
+        }
+        let client = cfg
             .connect(NoTls)
             .map_err(|e| unusable(&target, format!("cannot connect: {}", db_message(&e))))?;
-        let lt: String = client
-            .query_one("SHOW lock_timeout", &[])
-            .map_err(map_err)?
-            .get(0);
-        if lt == "0" {
-            client
-                .batch_execute(&format!("SET lock_timeout = '{DEFAULT_LOCK_TIMEOUT}'"))
-                .map_err(map_err)?;
-        }
-        Ok(Self { client, target })
+        Ok(Self {
+            client,
+            target,
+            cookie: None,
+        })
     }
 
     /// Where this store points (no password).
@@ -329,7 +354,10 @@ SELECT md5(coalesce(string_agg(d, E'\\n' ORDER BY d), '')) FROM (
 ) s(d)";
 
 fn cookie_of(client: &mut Client) -> Result<i64, StoreError> {
-    let h: String = client.query_one(COOKIE_SQL, &[]).map_err(map_err)?.get(0);
+    let h: String = client
+        .query_typed_one(COOKIE_SQL, &[])
+        .map_err(map_err)?
+        .get(0);
     // 60 bits of the digest: positive, stable.
     i64::from_str_radix(&h[..15], 16)
         .map_err(|e| StoreError::Corrupt(format!("schema cookie digest `{h}`: {e}")))
@@ -365,7 +393,7 @@ impl Store for PgStore {
     fn schema_state(&mut self) -> Result<SchemaState, StoreError> {
         let has: bool = self
             .client
-            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+            .query_typed_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
             .map_err(map_err)?
             .get(0);
         if !has {
@@ -376,7 +404,7 @@ impl Store for PgStore {
         }
         let mut applied: Vec<u32> = self
             .client
-            .query(
+            .query_typed(
                 "SELECT version FROM schema_migrations ORDER BY version",
                 &[],
             )
@@ -397,6 +425,7 @@ impl Store for PgStore {
             .filter(|v| !known.contains(v))
             .collect();
         let cookie = cookie_of(&mut self.client)?;
+        self.cookie = Some(cookie);
         let problems = if applied.contains(&1) {
             core::protection_problems(&mut self.client)?
         } else {
@@ -412,7 +441,14 @@ impl Store for PgStore {
     }
 
     fn schema_cookie(&mut self) -> Result<i64, StoreError> {
-        cookie_of(&mut self.client)
+        match self.cookie {
+            Some(c) => Ok(c),
+            None => {
+                let c = cookie_of(&mut self.client)?;
+                self.cookie = Some(c);
+                Ok(c)
+            }
+        }
     }
 
     fn integrity_check(&mut self) -> Result<Vec<String>, StoreError> {

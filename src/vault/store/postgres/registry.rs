@@ -63,7 +63,7 @@ fn contract(r: &postgres::Row) -> Result<ContractRow, StoreError> {
 
 impl RegistryOps for PgTx<'_> {
     fn registry_asset_insert(&mut self, a: &AssetRow) -> Result<(), StoreError> {
-        self.write(
+        self.insert_one(
             &format!("INSERT INTO assets ({ASSET_COLS}) VALUES ($1, $2, $3, $4, $5)"),
             &[
                 (&a.name, Type::TEXT),
@@ -72,8 +72,8 @@ impl RegistryOps for PgTx<'_> {
                 (&a.registered_at, Type::INT8),
                 (&a.registered_by, Type::TEXT),
             ],
+            "an asset with this name or path",
         )
-        .map(|_| ())
     }
 
     fn registry_asset_get(&mut self, name: &str) -> Result<Option<AssetRow>, StoreError> {
@@ -111,7 +111,7 @@ impl RegistryOps for PgTx<'_> {
 
     fn registry_ingest_insert(&mut self, i: &IngestRow) -> Result<(), StoreError> {
         let res = list_to_sql(&i.resolution);
-        self.write(
+        self.insert_one(
             &format!("INSERT INTO ingests ({INGEST_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
             &[
                 (&i.id, Type::TEXT),
@@ -123,8 +123,8 @@ impl RegistryOps for PgTx<'_> {
                 (&i.scanned_at, Type::INT8),
                 (&i.scanned_by, Type::TEXT),
             ],
+            "an ingest with this id",
         )
-        .map(|_| ())
     }
 
     fn registry_ingest_get(&mut self, id: &str) -> Result<Option<IngestRow>, StoreError> {
@@ -152,7 +152,7 @@ impl RegistryOps for PgTx<'_> {
     fn registry_contract_insert(&mut self, c: &ContractRow) -> Result<(), StoreError> {
         let scopes = list_to_sql(&c.scopes);
         let reasons = list_to_sql(&c.reasons);
-        self.write(
+        self.insert_one(
             &format!(
                 "INSERT INTO contracts ({CONTRACT_COLS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -170,8 +170,8 @@ impl RegistryOps for PgTx<'_> {
                 (&c.bound_at, Type::INT8),
                 (&c.bound_by, Type::TEXT),
             ],
+            "a contract for this ingest",
         )
-        .map(|_| ())
     }
 
     fn registry_contract_get(
