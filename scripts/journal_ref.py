@@ -9,7 +9,13 @@ written here must verify in vaultgate and the other way round) and by the benchm
     journal_ref.py append FILE --name N --status S [--step-id ID] [--inputs JSON]
                    [--outputs JSON] [--started-at T] [--completed-at T]
     journal_ref.py verify FILE                exit 0 valid, 1 invalid (prints `CODE line N`), 2 error
-    journal_ref.py generate FILE COUNT        write COUNT records fast (benchmarks)
+    journal_ref.py generate FILE COUNT [--style S]
+                                              write COUNT records fast (benchmarks); with
+                                              `--style default` each line is Python's default
+                                              `json.dumps(record)` (spaces, insertion order),
+                                              with `--style unicode` also `ensure_ascii=False`
+                                              (raw UTF-8): hashes stay over the canonical bytes;
+                                              a styled run prints `ok COUNT HEAD`
     journal_ref.py vectors                    stdin: JSON list of input texts; stdout: vectors file
 """
 
@@ -244,8 +250,18 @@ def cmd_verify(a):
     return 0
 
 
+def spell(rec, style):
+    """A record's line in `style`: canonical, or as an ordinary Python program writes it."""
+    if style == "canonical":
+        return canonical(rec)
+    if style == "default":
+        return json.dumps(rec).encode("ascii")
+    return json.dumps(rec, ensure_ascii=False).encode("utf-8")
+
+
 def cmd_generate(a):
     prev = None
+    styled = a.style != "canonical"
     with open(a.file, "wb") as f:
         for i in range(a.count):
             step = {
@@ -257,9 +273,14 @@ def cmd_generate(a):
                 "inputs": {"target": "x86_64-unknown-linux-gnu", "n": i, "ratio": i / 7},
                 "outputs": {"artifact": f"dist/app-{i}.zip", "ok": True},
             }
+            if styled:
+                step["outputs"]["label"] = f"caf\u00e9 \u2615 \U0001F600 #{i}"
+                step["inputs"]["quote"] = 'say "hi"\tnow'
             rec = make_record(step, prev)
             prev = rec["entry_hash"]
-            f.write(canonical(rec) + b"\n")
+            f.write(spell(rec, a.style) + b"\n")
+    if styled:
+        print(f"ok {a.count} {prev or 'none'}")
     return 0
 
 
@@ -306,6 +327,7 @@ def main():
     gp = sub.add_parser("generate")
     gp.add_argument("file")
     gp.add_argument("count", type=int)
+    gp.add_argument("--style", choices=["canonical", "default", "unicode"], default="canonical")
     sub.add_parser("canon")
     sub.add_parser("vectors")
     a = p.parse_args()

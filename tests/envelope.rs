@@ -753,3 +753,109 @@ fn concurrent_recorded_checks_never_overspend() {
         .assert()
         .success();
 }
+
+/// Every op, every path allowed; `ci/**` and `docs/policy.md` protected.
+const OPEN_ENVELOPE: &str = r#"{
+    "allow_ops": ["read", "list", "exec", "write", "create", "delete", "rename", "chmod"],
+    "allow_paths": ["**", "."],
+    "deny_paths": [],
+    "protected_paths": ["ci/**", "docs/policy.md"],
+    "max_budget_usd": 1
+}"#;
+
+/// Regression (issue 8 §3): the always-protected files were compared byte for byte while the
+/// protected globs match case-insensitively, so `ENVELOPE.JSON` (the envelope itself on a
+/// case-insensitive file system) could be written. Every case variant is refused now.
+#[test]
+fn case_variants_of_the_envelope_baseline_and_journal_are_protected() {
+    let p = Project::new(OPEN_ENVELOPE);
+    journal_append(&p.root, "budget.jsonl", "{}");
+    for variant in [
+        "ENVELOPE.JSON",
+        "Envelope.json",
+        "envelope.json.BASELINE.json",
+        "ENVELOPE.JSON.baseline.json",
+        "BUDGET.JSONL",
+    ] {
+        for op in ["write", "create", "delete", "rename", "chmod"] {
+            let out = p.check(op, &[variant], &["--journal", "budget.jsonl"]);
+            assert_eq!(exit(&out), 1, "{op} {variant}: {}", stderr(&out));
+            assert_eq!(codes(&out), ["envelope-path-protected"], "{op} {variant}");
+        }
+        let out = p.check("read", &[variant], &["--journal", "budget.jsonl"]);
+        assert_eq!(exit(&out), 0, "read {variant}");
+    }
+}
+
+/// Regression (issue 8 §3): with `protected_paths: ["ci/**"]`, `chmod ci`, `write ci` and
+/// `chmod .` were allowed: only `delete` judged a folder's contents. A mutating op on a folder
+/// that holds a protected path is refused; read-only ops (`read`, `list`, `exec`) change
+/// nothing beneath it and stay allowed.
+#[test]
+fn mutating_a_folder_that_holds_protected_paths_is_refused() {
+    let p = Project::new(OPEN_ENVELOPE);
+    for (op, path) in [
+        ("chmod", "ci"),
+        ("write", "ci"),
+        ("create", "ci"),
+        ("rename", "ci"),
+        ("delete", "ci"),
+        ("chmod", "."),
+        ("write", "."),
+        ("chmod", "docs"),
+    ] {
+        let out = p.check(op, &[path], &[]);
+        assert_eq!(exit(&out), 1, "{op} {path}: {}", stderr(&out));
+        assert!(
+            codes(&out).iter().all(|c| c == "envelope-path-protected"),
+            "{op} {path}: {:?}",
+            codes(&out)
+        );
+    }
+    for op in ["read", "list", "exec"] {
+        for path in ["ci", "."] {
+            assert_eq!(exit(&p.check(op, &[path], &[])), 0, "{op} {path}");
+        }
+    }
+    // A folder holding nothing protected may still be changed.
+    assert_eq!(exit(&p.check("chmod", &["src/lib"], &[])), 0);
+    // Reached through a symlink, the folder is still the protected one.
+    symlink("../ci", p.path("src/ci-link")).unwrap();
+    let out = p.check("chmod", &["src/ci-link"], &[]);
+    assert_eq!(codes(&out), ["envelope-path-protected"]);
+}
+
+/// Regression (issue 7): an envelope error named the field but not where it is; like
+/// cargo-deny's diagnostics, it now points at the line and column of the offending value,
+/// for serde's shape errors and for semantic ones (a bad glob, an unknown op, a negative
+/// budget) alike.
+#[test]
+fn envelope_errors_point_at_line_and_column() {
+    for (envelope, expected) in [
+        (
+            ENVELOPE.replace("\"docs/policy.md\"", "\"docs/[policy.md\""),
+            "`envelope.json` at line 5, column 34: field `protected_paths`: bad glob `docs/[policy.md`",
+        ),
+        (
+            ENVELOPE.replace("\"chmod\"", "\"chown\""),
+            "`envelope.json` at line 2, column 82: field `allow_ops`: unknown op `chown`",
+        ),
+        (
+            ENVELOPE.replace("1.001", "-0.5"),
+            "`envelope.json` at line 6, column 23: field `max_budget_usd`: negative budget",
+        ),
+        (
+            ENVELOPE.replace("\"max_budget_usd\"", "\"extra\": 1, \"max_budget_usd\""),
+            "`envelope.json` at line 6, column 11: unknown field `extra`",
+        ),
+    ] {
+        let p = Project::new(&envelope);
+        let out = p.check("read", &["src/main.rs"], &[]);
+        assert_eq!(exit(&out), 2, "{expected}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{expected}: {}",
+            stderr(&out)
+        );
+    }
+}

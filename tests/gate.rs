@@ -965,9 +965,12 @@ fn run_id_is_the_sha256_of_the_canonical_configuration_needs_python3() {
             .unwrap()
             .to_owned()
     };
+    // The value for fixtures/gate/demo.zip as re-packed through zlib-rs (bundle sha256
+    // f87cc706…); the unit test `run_id_of_an_ascii_configuration_is_unchanged_by_the_move_to_canon`
+    // keeps pinning the earlier serialisation's value for the earlier digest.
     assert_eq!(
         run("sh checks.sh"),
-        "sha256:94e1cc5de4f6f5e7e8bd26cfe36e09ff62f899f7cd93e345cdbd5a095d45a96b"
+        "sha256:3300fec9b5b37611c9298d3736adc3f6745992e89faa63bc1c13946c830a9d8f"
     );
     if !require("python3") {
         return;

@@ -1,5 +1,6 @@
-//! End-to-end tests of `vaultgate journal` and the canonical JSON it hashes: checked-in
-//! vectors always, live interop with `scripts/journal_ref.py` when `python3` is present.
+//! End-to-end tests of `vaultgate journal` through the real binary, and of the canonical JSON
+//! it hashes: checked-in vectors always, live interop with `scripts/journal_ref.py` when
+//! `python3` is present. (The journal's own unit tests live beside the code.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -7,13 +8,13 @@ mod common;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::OnceLock;
 
 use common::{json_of, repo_root, require, vg};
 use proptest::prelude::*;
+use serde_json::Value;
 use vaultgate::canon;
-use vaultgate::clock::FixedClock;
-use vaultgate::journal::{self, JournalCode, NewStep, VerifyOptions};
+use vaultgate::journal::JournalCode;
 use vaultgate::report::FindingCode;
 
 const NOW: &str = "2026-01-02T03:04:05Z";
@@ -35,28 +36,82 @@ fn python(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn clock() -> FixedClock {
-    FixedClock(UNIX_EPOCH + Duration::from_secs(1_767_323_045))
+/// `vaultgate journal append FILE --name NAME --status ok --step-id ID [extra…]` at `NOW`.
+fn append(p: &Path, name: &str, step_id: &str, extra: &[&str]) -> std::process::Output {
+    vg().env("VAULTGATE_NOW", NOW)
+        .args(["journal", "append"])
+        .arg(p)
+        .args(["--name", name, "--status", "ok", "--step-id", step_id])
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
-/// A three-record journal written through the library.
+/// The bytes of a three-record journal written by the binary (written once per test run).
+fn three_record_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        for (k, name) in ["checkout", "build", "test"].iter().enumerate() {
+            let out = append(
+                &p,
+                name,
+                &format!("s{k}"),
+                &["--inputs", r#"{"f":1e16,"s":"\u00e9"}"#],
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::read(&p).unwrap()
+    })
+}
+
+/// A three-record journal written through the binary.
 fn three_records(dir: &Path) -> PathBuf {
     let p = dir.join("j.jsonl");
-    for (k, name) in ["checkout", "build", "test"].iter().enumerate() {
-        let step = NewStep {
-            name: (*name).into(),
-            status: "ok".into(),
-            step_id: Some(format!("s{k}")),
-            inputs: canon::parse_object(br#"{"f":1e16,"s":"\u00e9"}"#).unwrap(),
-            ..NewStep::default()
-        };
-        journal::append(&p, step, &clock()).unwrap();
-    }
+    std::fs::write(&p, three_record_bytes()).unwrap();
     p
 }
 
-fn codes(report: &journal::VerifyReport) -> Vec<&'static str> {
-    report.issues.iter().map(|i| i.code.as_str()).collect()
+/// `vaultgate --json journal verify FILE [extra…]`: the exit code and the document.
+fn verify(p: &Path, extra: &[&str]) -> (i32, Value) {
+    let out = vg()
+        .args(["--json", "journal", "verify"])
+        .arg(p)
+        .args(extra)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap(), json_of(&out))
+}
+
+fn codes(doc: &Value) -> Vec<String> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The records `journal show` prints (exit 0), or `None` when the journal does not verify.
+fn show(p: &Path) -> Option<Vec<Value>> {
+    let out = vg()
+        .args(["--json", "journal", "show"])
+        .arg(p)
+        .output()
+        .unwrap();
+    match out.status.code() {
+        Some(0) => Some(json_of(&out)["records"].as_array().unwrap().clone()),
+        Some(1) => None,
+        other => panic!(
+            "show exited {other:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
 }
 
 #[test]
@@ -95,8 +150,8 @@ fn python_written_fixture_verifies() {
     assert_eq!(doc["schema"], "vaultgate/journal/v1");
     assert_eq!(doc["head"], PY_HEAD);
     assert_eq!(doc["records"], 3);
-    let records = journal::read_verified(&fixture("python_written.jsonl")).unwrap();
-    assert_eq!(records[2].step_id, "py-3 \"quoted\"");
+    let records = show(&fixture("python_written.jsonl")).unwrap();
+    assert_eq!(records[2]["step_id"], "py-3 \"quoted\"");
 }
 
 #[test]
@@ -234,7 +289,8 @@ fn random_doubles_strings_and_ints_canonicalize_like_python_needs_python3() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // Each case runs the binary twice: 128 cases keep the test near a second.
+    #![proptest_config(ProptestConfig::with_cases(128))]
     /// Any single-byte change anywhere in a journal fails verification.
     #[test]
     fn any_single_byte_change_fails_verification(pos in any::<prop::sample::Index>(), delta in 1u8..=255) {
@@ -244,9 +300,10 @@ proptest! {
         let i = pos.index(bytes.len());
         bytes[i] = bytes[i].wrapping_add(delta);
         std::fs::write(&p, &bytes).unwrap();
-        let report = journal::verify(&p, &VerifyOptions::default()).unwrap();
-        prop_assert!(report.issue_total > 0, "byte {i} changed and the journal still verifies");
-        prop_assert!(journal::read_verified(&p).is_err());
+        let (code, doc) = verify(&p, &[]);
+        prop_assert_eq!(code, 1, "byte {} changed and the journal still verifies", i);
+        prop_assert!(doc["summary"]["findings"].as_u64().unwrap() > 0);
+        prop_assert!(show(&p).is_none());
     }
 }
 
@@ -262,11 +319,15 @@ fn truncation_anywhere_in_the_last_record_is_a_torn_tail() {
         + 1;
     for cut in last_start + 1..full.len() {
         std::fs::write(&p, &full[..cut]).unwrap();
-        let report = journal::verify(&p, &VerifyOptions::default()).unwrap();
-        assert_eq!(codes(&report), ["journal-torn-tail"], "cut at {cut}");
-        assert_eq!(report.issues[0].line, 3);
-        assert_eq!(report.issues[0].offset, last_start as u64);
-        assert_eq!(report.records, 2);
+        let (code, doc) = verify(&p, &[]);
+        assert_eq!(
+            (code, codes(&doc)),
+            (1, vec!["journal-torn-tail".to_owned()]),
+            "cut at {cut}"
+        );
+        assert_eq!(doc["findings"][0]["line"], 3);
+        assert_eq!(doc["findings"][0]["offset"], last_start);
+        assert_eq!(doc["records"], 2);
     }
 }
 
@@ -279,15 +340,15 @@ fn a_nul_run_or_garbage_last_line_is_torn_but_an_earlier_one_is_tampering() {
         let mut bytes = full.clone();
         bytes.extend_from_slice(tail);
         std::fs::write(&p, &bytes).unwrap();
-        let report = journal::verify(&p, &VerifyOptions::default()).unwrap();
-        assert_eq!(codes(&report), ["journal-torn-tail"], "tail {tail:?}");
-        assert_eq!(report.issues[0].line, 4);
+        let (_, doc) = verify(&p, &[]);
+        assert_eq!(codes(&doc), ["journal-torn-tail"], "tail {tail:?}");
+        assert_eq!(doc["findings"][0]["line"], 4);
     }
     let mut bytes = b"\0\0\0\n".to_vec();
     bytes.extend_from_slice(&full);
     std::fs::write(&p, &bytes).unwrap();
-    let report = journal::verify(&p, &VerifyOptions::default()).unwrap();
-    assert_eq!(codes(&report)[0], "journal-line-invalid");
+    let (code, doc) = verify(&p, &[]);
+    assert_eq!((code, codes(&doc)[0].as_str()), (1, "journal-line-invalid"));
 }
 
 #[test]
@@ -313,15 +374,15 @@ fn tampering_is_named_with_line_and_offset() {
     // Dropping a middle record breaks the chain at the next one.
     let lines: Vec<&str> = full.lines().collect();
     std::fs::write(&p, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
-    let report = journal::verify(&p, &VerifyOptions::default()).unwrap();
-    assert_eq!(codes(&report), ["journal-chain-broken"]);
-    assert_eq!(report.issues[0].line, 2);
+    let (_, doc) = verify(&p, &[]);
+    assert_eq!(codes(&doc), ["journal-chain-broken"]);
+    assert_eq!(doc["findings"][0]["line"], 2);
 
     // A repeated record: chain broken and duplicate step id.
     std::fs::write(&p, format!("{}\n{}\n", lines[0], lines[0])).unwrap();
-    let report = journal::verify(&p, &VerifyOptions::default()).unwrap();
+    let (_, doc) = verify(&p, &[]);
     assert_eq!(
-        codes(&report),
+        codes(&doc),
         ["journal-chain-broken", "journal-duplicate-step-id"]
     );
 }
@@ -430,9 +491,9 @@ fn concurrent_appends_from_eight_processes_keep_one_valid_chain() {
     for mut w in workers {
         assert!(w.wait().unwrap().success());
     }
-    let records = journal::read_verified(&p).unwrap();
+    let records = show(&p).unwrap();
     assert_eq!(records.len(), 2000);
-    let ids: std::collections::HashSet<_> = records.iter().map(|r| &r.step_id).collect();
+    let ids: std::collections::HashSet<_> = records.iter().map(|r| &r["step_id"]).collect();
     assert_eq!(ids.len(), 2000);
     vg().args(["journal", "verify"])
         .arg(&p)
@@ -547,4 +608,189 @@ fn docs_list_every_finding_code() {
             code.as_str()
         );
     }
+}
+
+const PY_STYLED_HEAD: &str = "3dc49b454df7b982859f5fff55b05c351d1cf6e9606b3fde8d56dffceec56fd9";
+
+/// Regression (issue 8 §5): a journal written with Python's default `json.dumps(record)` has
+/// correct hashes (over the canonical bytes) but failed with `journal-not-canonical` on every
+/// line, and nothing could accept it. `--lines any` accepts it with one warning per line.
+#[test]
+fn python_default_and_unicode_journals_verify_with_lines_any() {
+    for name in ["python_default.jsonl", "python_unicode.jsonl"] {
+        let p = fixture(name);
+        let (code, doc) = verify(&p, &[]);
+        assert_eq!(code, 1, "{name}: canonical is the default");
+        assert_eq!(codes(&doc), ["journal-not-canonical"; 3]);
+        assert!(
+            doc["findings"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("help: `--lines any`")
+        );
+
+        let (code, doc) = verify(&p, &["--lines", "any"]);
+        assert_eq!(code, 0, "{name}: {doc}");
+        assert_eq!(doc["head"], PY_STYLED_HEAD);
+        assert_eq!(doc["records"], 3);
+        assert_eq!(doc["lines"], "any");
+        assert_eq!(doc["summary"]["warnings"], 3);
+        assert_eq!(doc["summary"]["first_failure"], Value::Null);
+        for (k, f) in doc["findings"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(f["code"], "journal-not-canonical");
+            assert_eq!(f["severity"], "warning");
+            assert_eq!(f["line"], k + 1);
+        }
+
+        let out = vg()
+            .args(["journal", "verify", "--lines", "any"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            text.matches("WARN journal-not-canonical").count(),
+            3,
+            "{text}"
+        );
+        assert!(text.contains("PASS"), "{text}");
+
+        let out = vg()
+            .args(["journal", "head", "--lines", "any"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.starts_with(&format!("count 3\nhead {PY_STYLED_HEAD}\n")),
+            "{text}"
+        );
+        vg().args(["journal", "head"]).arg(&p).assert().code(1);
+    }
+}
+
+/// `append --lines any` chains onto a Python-written journal and still writes a canonical
+/// line; without it the append is refused and the file is unchanged.
+#[test]
+fn append_with_lines_any_writes_a_canonical_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("py.jsonl");
+    let original = std::fs::read(fixture("python_unicode.jsonl")).unwrap();
+    std::fs::write(&p, &original).unwrap();
+    let out = append(&p, "rust", "rs-1", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(&p).unwrap(), original);
+
+    let out = vg()
+        .env("VAULTGATE_NOW", NOW)
+        .args(["--json", "journal", "append", "--lines", "any"])
+        .arg(&p)
+        .args(["--name", "rust", "--status", "ok", "--step-id", "rs-1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let doc = json_of(&out);
+    assert_eq!(doc["record"]["prev_hash"], PY_STYLED_HEAD);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["findings"][0]["severity"], "warning");
+    // The new last line is canonical: the fast strict check accepts it as the only line
+    // that is not a warning.
+    let (code, doc) = verify(&p, &["--lines", "any"]);
+    assert_eq!((code, doc["records"].as_u64()), (0, Some(4)));
+    assert_eq!(doc["summary"]["warnings"], 3);
+    let bytes = std::fs::read(&p).unwrap();
+    let last = bytes[original.len()..].to_vec();
+    let parsed = canon::parse(&last[..last.len() - 1]).unwrap();
+    assert_eq!(canon::to_bytes(&parsed).unwrap(), &last[..last.len() - 1]);
+}
+
+/// `--lines any` loosens only the spelling: duplicate keys, a wrong hash and a broken chain
+/// are still refused.
+#[test]
+fn lines_any_still_refuses_duplicates_and_bad_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("py.jsonl");
+    let text = std::fs::read_to_string(fixture("python_default.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let dup = lines[0].replacen("{\"step_id\"", "{\"name\": \"x\", \"step_id\"", 1);
+    std::fs::write(&p, format!("{dup}\n{}\n{}\n", lines[1], lines[2])).unwrap();
+    let (code, doc) = verify(&p, &["--lines", "any"]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&doc)[0], "journal-line-invalid");
+    assert!(
+        doc["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate"),
+        "{doc}"
+    );
+
+    let tampered = lines[1].replace("\"compile\"", "\"COMPILE\"");
+    std::fs::write(&p, format!("{}\n{tampered}\n{}\n", lines[0], lines[2])).unwrap();
+    let (code, doc) = verify(&p, &["--lines", "any"]);
+    assert_eq!(code, 1);
+    assert!(
+        codes(&doc).contains(&"journal-hash-mismatch".to_owned()),
+        "{doc}"
+    );
+    let out = vg()
+        .env("VAULTGATE_NOW", NOW)
+        .args(["journal", "append", "--lines", "any"])
+        .arg(&p)
+        .args(["--name", "n", "--status", "ok"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Live interop: journals written now by the Python reference with default separators and
+/// with `ensure_ascii=False` verify with `--lines any` to the head Python computed.
+#[test]
+fn live_python_styled_journals_verify_with_lines_any_needs_python3() {
+    if !require("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for style in ["default", "unicode"] {
+        let p = dir.path().join(format!("{style}.jsonl"));
+        let out = python(&["generate", p.to_str().unwrap(), "200", "--style", style]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let py = String::from_utf8(out.stdout).unwrap();
+        let (code, doc) = verify(&p, &["--lines", "any"]);
+        assert_eq!(code, 0, "{style}: {}", doc["summary"]);
+        assert_eq!(
+            format!("ok 200 {}", doc["head"].as_str().unwrap()),
+            py.trim()
+        );
+        assert_eq!(doc["summary"]["warnings"], 200);
+        assert_eq!(verify(&p, &[]).0, 1);
+    }
+}
+
+/// Regression (issue 14): `journal append` printed a bare hex string in text mode.
+#[test]
+fn append_text_output_is_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("j.jsonl");
+    let out = append(&p, "compile", "c-1", &[]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(
+        lines.next().unwrap().starts_with("appended step `c-1` to "),
+        "{text}"
+    );
+    let hash = lines.next().unwrap().strip_prefix("entry_hash ").unwrap();
+    assert_eq!(hash.len(), 64, "{text}");
+    let (_, doc) = verify(&p, &[]);
+    assert_eq!(doc["head"], hash);
 }

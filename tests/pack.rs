@@ -269,3 +269,53 @@ fn demo_fixture_is_byte_identical_to_a_fresh_pack() {
         "fixtures/gate/demo.zip is stale: run `env -u SOURCE_DATE_EPOCH cargo run -- zip pack fixtures/gate/demo -o fixtures/gate/demo.zip`"
     );
 }
+
+/// Issue 14: macOS Finder's `__MACOSX/` folder and `._name` AppleDouble files are byproducts:
+/// left out and listed, so the bundle passes the audit, and the reason is said in words.
+#[test]
+fn macos_finder_metadata_is_left_out_and_the_manifest_reason_is_plain() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("d");
+    write(&d, "a.txt", "a\n");
+    write(&d, "._a.txt", "\0\x05\x16\x07");
+    write(&d, "docs/._guide.md", "\0\x05\x16\x07");
+    write(&d, "docs/guide.md", "# guide\n");
+    write(&d, "__MACOSX/._a.txt", "\0\x05\x16\x07");
+    write(&d, "manifest.txt", "stale\n");
+    let out = t.path().join("out.zip");
+    let run = pack(&d, &out).arg("--json").output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let j = json_of(&run);
+    let packed: Vec<&str> = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(packed, ["a.txt", "docs/guide.md", "manifest.txt"]);
+    let reason = |path: &str| -> String {
+        j["left_out"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["path"] == path)
+            .map(|l| l["reason"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    for p in ["._a.txt", "docs/._guide.md", "__MACOSX/._a.txt"] {
+        assert!(reason(p).contains("macOS Finder metadata"), "{p}: {j}");
+    }
+    let why = reason("manifest.txt");
+    assert!(
+        why.contains("not packed")
+            && why.contains("new manifest.txt listing exactly the packed files"),
+        "{why}"
+    );
+    assert!(!why.contains("replaced by the regenerated"), "{why}");
+    let audit = vg().args(["zip", "audit"]).arg(&out).output().unwrap();
+    assert_eq!(audit.status.code(), Some(0));
+}

@@ -17,7 +17,7 @@ use super::names;
 use super::stream::{Copier, Prober};
 use super::structure::{Entry, Layout, Structure, read_structure};
 use crate::fsutil::{self, IoContext};
-use crate::report::{Finding, escape_bytes_for_display};
+use crate::report::{Finding, FindingCode as _, Location};
 
 /// Limits and switches of an audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +32,39 @@ pub struct AuditOptions {
     pub max_name_len: usize,
     /// Do not report build byproducts (`__pycache__/`, `.git/`, …).
     pub allow_byproducts: bool,
-    /// Also decompress every entry as a stream and check actual sizes and CRCs.
+    /// Report setuid, setgid and world-writable modes as warnings instead of errors.
+    pub allow_unsafe_modes: bool,
+    /// Decompress every entry as a stream and check actual sizes and CRCs (the default; `false`
+    /// is `--structure-only`, which reads headers only and says the data was not checked).
     pub deep: bool,
+    /// What to do with members that are archives themselves (found by magic bytes while the
+    /// data is checked, so only with `deep`).
+    pub nested: Nested,
+    /// Deepest nesting level audited (`bundle!a.zip` is level 1); an archive below it is a
+    /// `zip-nested-too-deep` finding (default 3).
+    pub max_depth: u32,
+}
+
+/// What an audit does with a member whose data starts with a ZIP signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nested {
+    /// Audit it with every rule, recursively, within `max_depth` and the shared size budget.
+    Audit,
+    /// Refuse it (`zip-nested-archive`).
+    Refuse,
+    /// Treat it as data.
+    Ignore,
+}
+
+impl Nested {
+    /// The spelling used in `--nested` and the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Audit => "audit",
+            Self::Refuse => "refuse",
+            Self::Ignore => "ignore",
+        }
+    }
 }
 
 impl Default for AuditOptions {
@@ -44,7 +75,10 @@ impl Default for AuditOptions {
             max_ratio: 1_000,
             max_name_len: 1_024,
             allow_byproducts: false,
-            deep: false,
+            allow_unsafe_modes: false,
+            deep: true,
+            nested: Nested::Audit,
+            max_depth: 3,
         }
     }
 }
@@ -54,25 +88,23 @@ impl Default for AuditOptions {
 pub struct AuditReport {
     /// The archive, as given, for display.
     pub archive: String,
-    /// Every finding, archive-level first then in the order found.
+    /// Every finding, archive-level first then in the order found. A finding about an entry
+    /// has its `location.entry_index` (for a nested archive's finding: the outer member's).
     pub findings: Vec<Finding>,
-    /// For each finding (same index), the entry it is about, if any.
-    pub finding_entries: Vec<Option<usize>>,
     /// Entries in central-directory order.
     pub entries: Vec<Entry>,
     /// Where the records are (absent when no end record was found).
     pub layout: Option<Layout>,
     /// The options the audit ran with.
     pub options: AuditOptions,
+    /// Bytes actually decompressed, nested archives included (0 without `deep`).
+    pub expanded: u64,
 }
 
 impl AuditReport {
     /// The findings with the entry each is about.
     pub fn located(&self) -> impl Iterator<Item = (Option<usize>, &Finding)> {
-        self.finding_entries
-            .iter()
-            .copied()
-            .zip(self.findings.iter())
+        self.findings.iter().map(|f| (entry_of(f), f))
     }
 
     /// `true` when no finding is an error.
@@ -81,12 +113,36 @@ impl AuditReport {
     }
 
     fn push(&mut self, code: ZipCode, entry: Option<usize>, message: String) {
-        let subject = match entry.and_then(|i| self.entries.get(i)) {
-            Some(e) => escape_bytes_for_display(&e.raw_name),
+        let f = Finding::error(code, self.subject(entry), message);
+        self.findings.push(f.at(entry_location(entry)));
+    }
+
+    fn push_warning(&mut self, code: ZipCode, entry: Option<usize>, message: String) {
+        let f = Finding::warning(code, self.subject(entry), message);
+        self.findings.push(f.at(entry_location(entry)));
+    }
+
+    fn subject(&self, entry: Option<usize>) -> String {
+        match entry.and_then(|i| self.entries.get(i)) {
+            Some(e) => super::names::display(&e.raw_name),
             None => "archive".to_owned(),
-        };
-        self.findings.push(Finding::error(code, subject, message));
-        self.finding_entries.push(entry);
+        }
+    }
+}
+
+/// The entry a finding is about, if any.
+fn entry_of(f: &Finding) -> Option<usize> {
+    f.location
+        .as_ref()
+        .and_then(|l| l.entry_index)
+        .and_then(|i| usize::try_from(i).ok())
+}
+
+/// Where a finding about `entry` (or the archive) points.
+fn entry_location(entry: Option<usize>) -> Location {
+    Location {
+        entry_index: entry.map(|i| i as u64),
+        ..Location::default()
     }
 }
 
@@ -117,6 +173,7 @@ pub fn audit_file(path: &Path, opts: &AuditOptions) -> Result<AuditReport, Bundl
         &path.display().to_string(),
         second,
         deep_helper,
+        0,
     )
     .map_err(|(what, source)| BundleError::Read {
         path: path.to_path_buf(),
@@ -148,11 +205,15 @@ fn reopen(file: &std::fs::File, path: &Path) -> Result<std::fs::File, BundleErro
 /// Audit an archive held in memory (the fuzz target's entry point). Never fails: an I/O error
 /// on a slice is impossible, and would be reported as a `zip-malformed` finding.
 pub fn audit_bytes(data: &[u8], opts: &AuditOptions) -> AuditReport {
-    match audit_reader(
-        &mut io::Cursor::new(data),
+    let mut cursor = io::Cursor::new(data);
+    match audit_reader_with(
+        &mut cursor,
         data.len() as u64,
         opts,
         "<memory>",
+        SecondOpinion::Here,
+        None,
+        0,
     ) {
         Ok(r) => r,
         Err((what, e)) => {
@@ -171,21 +232,27 @@ fn empty_report(archive: &str, opts: &AuditOptions) -> AuditReport {
     AuditReport {
         archive: archive.to_owned(),
         findings: Vec::new(),
-        finding_entries: Vec::new(),
         entries: Vec::new(),
         layout: None,
         options: opts.clone(),
+        expanded: 0,
     }
 }
 
-/// Audit any seekable reader of `size` bytes. `Err` carries what was being read.
+/// Audit any seekable reader of `size` bytes; `archive` names it in the report and in errors.
 pub fn audit_reader<R: Read + Seek>(
     reader: &mut R,
     size: u64,
     opts: &AuditOptions,
     archive: &str,
-) -> Result<AuditReport, (String, io::Error)> {
-    audit_reader_with(reader, size, opts, archive, SecondOpinion::Here, None)
+) -> Result<AuditReport, BundleError> {
+    audit_reader_with(reader, size, opts, archive, SecondOpinion::Here, None, 0).map_err(
+        |(what, source)| BundleError::Read {
+            path: archive.into(),
+            what,
+            source,
+        },
+    )
 }
 
 /// [`audit_reader`], with the zip crate's second opinion run here or left to the caller.
@@ -196,11 +263,12 @@ fn audit_reader_with<R: Read + Seek>(
     archive: &str,
     second: SecondOpinion,
     deep_helper: Option<std::fs::File>,
+    depth: u32,
 ) -> Result<AuditReport, (String, io::Error)> {
     let reader = &mut super::seekbuf::SeekBuf::new(reader, size);
     let st = read_structure(&mut *reader, size, opts.max_entries, opts.max_name_len)
         .map_err(|e| ("the zip structure".to_owned(), e))?;
-    let sound = st.issues.iter().all(|i| i.warning);
+    let sound = crate::report::all_clear(&st.findings);
     std::thread::scope(|s| {
         let pending = match second {
             SecondOpinion::Parallel(file) if sound => Some(s.spawn(move || {
@@ -209,7 +277,7 @@ fn audit_reader_with<R: Read + Seek>(
             })),
             _ => None,
         };
-        let mut report = audit_structure(st, reader, size, opts, archive, deep_helper)?;
+        let mut report = audit_structure(st, reader, size, opts, archive, deep_helper, depth)?;
         let verdict = pending.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err("the zip crate panicked on this archive".to_owned()))
@@ -230,25 +298,17 @@ fn audit_structure<R: Read + Seek>(
     opts: &AuditOptions,
     archive: &str,
     deep_helper: Option<std::fs::File>,
+    depth: u32,
 ) -> Result<AuditReport, (String, io::Error)> {
     let mut report = empty_report(archive, opts);
     report.entries = st.entries;
     report.layout = st.layout;
-    for issue in st.issues {
-        if issue.warning {
-            report
-                .findings
-                .push(Finding::warning(issue.code, "archive", issue.message));
-            report.finding_entries.push(None);
-        } else {
-            report.push(issue.code, issue.entry, issue.message);
-        }
-    }
+    report.findings = st.findings;
     entry_rules(&mut report);
     collisions(&mut report);
     totals(&mut report);
     if opts.deep {
-        deep(&mut report, reader, deep_helper, size)?;
+        deep(&mut report, reader, deep_helper, size, depth)?;
     } else {
         probe(&mut report, reader)?;
     }
@@ -274,6 +334,7 @@ fn entry_rules(report: &mut AuditReport) {
             found.extend(names::check_name(
                 &e.raw_name,
                 e.flags & 0x0800 != 0,
+                e.extra_ids.contains(&0x7075),
                 opts.max_name_len,
             ));
         }
@@ -286,7 +347,11 @@ fn entry_rules(report: &mut AuditReport) {
             ));
         }
         for (code, message) in found {
-            report.push(code, Some(i), message);
+            if code == ZipCode::ModeUnsafe && opts.allow_unsafe_modes {
+                report.push_warning(code, Some(i), message);
+            } else {
+                report.push(code, Some(i), message);
+            }
         }
     }
 }
@@ -314,6 +379,7 @@ fn type_rules(e: &Entry, found: &mut Vec<(ZipCode, String)>) {
             )),
         }
     }
+    mode_rules(e, found);
     if e.has_link_extra {
         found.push((
             ZipCode::HardLink,
@@ -328,6 +394,33 @@ fn type_rules(e: &Entry, found: &mut Vec<(ZipCode, String)>) {
                 "directory entry carries {} bytes of data",
                 e.uncompressed_size.max(e.compressed_size)
             ),
+        ));
+    }
+}
+
+/// Setuid, setgid and world-writable bits on a file or directory: extracted with permissions
+/// kept (`unzip -X`, `bsdtar -p`, Python's `shutil.unpack_archive` on some versions), they
+/// give a bundle the power to run as its owner's group or to be rewritten by any local user.
+fn mode_rules(e: &Entry, found: &mut Vec<(ZipCode, String)>) {
+    let Some(mode) = e.unix_mode else { return };
+    if mode & 0o170_000 == 0o120_000 {
+        // A link's permission bits mean nothing (always 0777); the link is refused anyway.
+        return;
+    }
+    let mut what = Vec::new();
+    if mode & 0o4000 != 0 {
+        what.push("setuid");
+    }
+    if mode & 0o2000 != 0 {
+        what.push("setgid");
+    }
+    if mode & 0o002 != 0 {
+        what.push("world-writable");
+    }
+    if !what.is_empty() {
+        found.push((
+            ZipCode::ModeUnsafe,
+            format!("mode `{mode:o}` is {}", what.join(" and ")),
         ));
     }
 }
@@ -409,7 +502,10 @@ fn byproduct(name: &str, is_dir: bool) -> Option<String> {
     while let Some(comp) = comps.next() {
         // A component is a directory when it is not the last one, or the entry is a directory.
         let dir = comps.peek().is_some() || is_dir;
-        let hit = matches!(comp, "__pycache__" | ".pytest_cache" | ".git")
+        // `__MACOSX/` and `._name` are the AppleDouble resource forks macOS Finder adds to
+        // every archive it makes.
+        let hit = matches!(comp, "__pycache__" | ".pytest_cache" | ".git" | "__MACOSX")
+            || (comp.starts_with("._") && comp.len() > 2)
             || (dir && matches!(comp, "target" | "node_modules"))
             || comp == ".DS_Store"
             || (!dir && extension(comp).is_some_and(|x| x.eq_ignore_ascii_case("pyc")));
@@ -650,7 +746,7 @@ fn collisions(report: &mut AuditReport) {
             e.index,
             format!(
                 "{what} entry {j} `{}`",
-                escape_bytes_for_display(&report.entries[j].raw_name)
+                super::names::display(&report.entries[j].raw_name)
             ),
         ));
     }
@@ -668,7 +764,7 @@ fn collisions(report: &mut AuditReport) {
                     file,
                     format!(
                         "is a regular file but entry {i} `{}` needs it to be a directory",
-                        escape_bytes_for_display(&report.entries[i].raw_name)
+                        super::names::display(&report.entries[i].raw_name)
                     ),
                 ));
             }
@@ -702,8 +798,8 @@ fn totals(report: &mut AuditReport) {
 /// `--deep`: stream every entry whose bounds were verified into a sink.
 /// What decoding one entry gave.
 enum Decoded {
-    /// The data checked out: this many bytes.
-    Bytes(u64),
+    /// The data checked out: this many bytes, and whether they start with a ZIP signature.
+    Bytes(u64, bool),
     /// A data finding (size, CRC, corrupt stream, or one entry alone over the limit).
     Finding(ZipCode, String),
 }
@@ -722,6 +818,7 @@ fn deep<R: Read + Seek>(
     reader: &mut R,
     helper: Option<std::fs::File>,
     size: u64,
+    depth: u32,
 ) -> Result<(), (String, io::Error)> {
     let max = report.options.max_total_size;
     let todo: Vec<&Entry> = report
@@ -763,9 +860,10 @@ fn deep<R: Read + Seek>(
         _ => decode_all(&todo, reader, max)?,
     };
     let mut total = 0u64;
+    let mut archives = Vec::new();
     for (index, outcome) in decoded {
         match outcome {
-            Decoded::Bytes(n) => {
+            Decoded::Bytes(n, archive) => {
                 total = total.saturating_add(n);
                 if total > max {
                     report.push(
@@ -775,6 +873,9 @@ fn deep<R: Read + Seek>(
                     );
                     break;
                 }
+                if archive {
+                    archives.push(index);
+                }
             }
             Decoded::Finding(code, msg) => {
                 report.push(code, Some(index), msg);
@@ -782,6 +883,121 @@ fn deep<R: Read + Seek>(
                     break;
                 }
             }
+        }
+    }
+    report.expanded = total;
+    nested(report, reader, &archives, depth)
+}
+
+/// The first bytes of an entry's data, kept while the rest goes to nothing.
+#[derive(Default)]
+struct Head {
+    bytes: [u8; 4],
+    len: usize,
+}
+
+impl io::Write for Head {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = (self.bytes.len() - self.len).min(buf.len());
+        self.bytes[self.len..self.len + n].copy_from_slice(&buf[..n]);
+        self.len += n;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Head {
+    /// A local header, an empty archive's end record, or the spanning marker that may precede
+    /// the first local header: what every reader takes for a ZIP, whatever the member's name.
+    fn is_zip(&self) -> bool {
+        self.len == 4 && matches!(&self.bytes, b"PK\x03\x04" | b"PK\x05\x06" | b"PK\x07\x08")
+    }
+}
+
+/// Members held in memory up to this size while they are audited; larger ones are spooled to
+/// an unlinked temporary file.
+const NESTED_IN_MEMORY: usize = 64 << 20;
+
+/// Members that are archives themselves (`archives`, entry indexes, data already verified):
+/// refused, ignored, or audited with every rule at `depth + 1`, each within what is left of the
+/// one size budget (`max_total_size`) shared by every level. Their findings are added with the
+/// nesting path in the subject (`outer.zip!inner.zip!x`) and the outer member's entry index.
+fn nested<R: Read + Seek>(
+    report: &mut AuditReport,
+    reader: &mut R,
+    archives: &[usize],
+    depth: u32,
+) -> Result<(), (String, io::Error)> {
+    let opts = report.options.clone();
+    for &index in archives {
+        let shown = super::names::display(&report.entries[index].raw_name);
+        match opts.nested {
+            Nested::Ignore => continue,
+            Nested::Refuse => {
+                report.push(
+                    ZipCode::NestedArchive,
+                    Some(index),
+                    "entry is itself a zip archive (by its signature), refused by `--nested refuse`"
+                        .into(),
+                );
+                continue;
+            }
+            Nested::Audit if depth >= opts.max_depth => {
+                report.push(
+                    ZipCode::NestedTooDeep,
+                    Some(index),
+                    format!(
+                        "entry is a zip archive nested {} levels deep, over the limit of {}",
+                        depth + 1,
+                        opts.max_depth
+                    ),
+                );
+                continue;
+            }
+            Nested::Audit => {}
+        }
+        let remaining = opts.max_total_size.saturating_sub(report.expanded);
+        let e = report.entries[index].clone();
+        let mut spool = tempfile::SpooledTempFile::new(NESTED_IN_MEMORY);
+        let n = Copier::new()
+            .copy(reader, &e, &mut spool, opts.max_total_size)
+            .map_err(|err| (format!("`{shown}`"), io::Error::other(err.to_string())))?;
+        spool
+            .seek(io::SeekFrom::Start(0))
+            .map_err(|err| (format!("`{shown}` (spooled)"), err))?;
+        let inner_opts = AuditOptions {
+            max_total_size: remaining,
+            ..opts.clone()
+        };
+        let inner = audit_reader_with(
+            &mut spool,
+            n,
+            &inner_opts,
+            &shown,
+            SecondOpinion::Here,
+            None,
+            depth + 1,
+        )?;
+        report.expanded = report.expanded.saturating_add(inner.expanded);
+        for (entry, f) in inner.located() {
+            let subject = match entry {
+                Some(_) => format!("{shown}!{}", f.subject),
+                None => shown.clone(),
+            };
+            let budget = [ZipCode::TotalSizeExceeded, ZipCode::DataOverLimit];
+            let message = if budget.iter().any(|c| c.as_str() == f.code) {
+                format!("{} (the budget left for nested archives)", f.message)
+            } else {
+                f.message.clone()
+            };
+            report.findings.push(Finding {
+                subject,
+                message,
+                location: Some(entry_location(Some(index))),
+                ..f.clone()
+            });
         }
     }
     Ok(())
@@ -798,9 +1014,10 @@ fn decode_all<R: Read + Seek>(
     let mut out = Vec::with_capacity(entries.len());
     let mut total = 0u64;
     for e in entries {
-        match copier.copy(reader, e, &mut io::sink(), max) {
+        let mut head = Head::default();
+        match copier.copy(reader, e, &mut head, max) {
             Ok(n) => {
-                out.push((e.index, Decoded::Bytes(n)));
+                out.push((e.index, Decoded::Bytes(n, head.is_zip())));
                 total = total.saturating_add(n);
                 if total > max {
                     break;
@@ -892,8 +1109,12 @@ mod tests {
     }
 
     fn deep() -> AuditOptions {
+        AuditOptions::default()
+    }
+
+    fn structure_only() -> AuditOptions {
         AuditOptions {
-            deep: true,
+            deep: false,
             ..AuditOptions::default()
         }
     }
@@ -906,7 +1127,10 @@ mod tests {
             &build(&[E::stored("a\x1b[2Jb", b"")]),
             &AuditOptions::default(),
         );
-        assert_eq!(r.finding_entries, vec![Some(0)]);
+        assert_eq!(
+            r.located().map(|(e, _)| e).collect::<Vec<_>>(),
+            vec![Some(0)]
+        );
         assert_eq!(r.findings[0].subject, "a\\u{1b}[2Jb");
         let r = audit_bytes(
             &build(&[E::stored("a\x1bb", b"")]),
@@ -914,8 +1138,18 @@ mod tests {
         );
         assert_eq!(r.findings[0].code, "zip-name-control-char");
         assert_eq!(r.findings[0].subject, "a\\u{1b}b");
-        // Valid UTF-8 without the 0x800 flag is fine; invalid bytes are not.
-        assert!(codes(&[E::stored("世界", b"")]).is_empty());
+        // Non-ASCII UTF-8 needs the 0x800 flag or an agreeing 0x7075 field; invalid bytes fail.
+        has(&[E::stored("世界", b"")], "zip-name-encoding-ambiguous");
+        let mut e = E::stored("世界", b"");
+        e.flags = 0x0800;
+        assert!(codes(&[e]).is_empty());
+        let mut e = E::stored("世界", b"");
+        let mut up = vec![1];
+        up.extend_from_slice(&crc32fast::hash("世界".as_bytes()).to_le_bytes());
+        up.extend_from_slice("世界".as_bytes());
+        e.cextra = extra(0x7075, &up);
+        e.lextra = e.cextra.clone();
+        assert_eq!(codes(&[e]), Vec::<&str>::new());
         has(&[E::stored(b"\x93\xfa\x96\x7b", b"")], "zip-name-encoding");
         let long = "a/".repeat(600) + "x";
         has(&[E::stored(long, b"")], "zip-name-too-long");
@@ -1015,7 +1249,7 @@ mod tests {
         assert_eq!(codes_with(&three, &opts), ["zip-too-many-entries"]);
         let opts = AuditOptions {
             max_total_size: 10,
-            ..AuditOptions::default()
+            ..structure_only()
         };
         assert_eq!(codes_with(&three, &opts), ["zip-total-size-exceeded"]);
         let opts = AuditOptions {
@@ -1041,8 +1275,8 @@ mod tests {
         let mut e = E::deflated("a", b"hello hello hello");
         e.crc ^= 1;
         assert_eq!(codes_with(&[e.clone()], &deep()), ["zip-data-crc-mismatch"]);
-        // Without --deep the CRC is not computed.
-        assert!(codes(&[e]).is_empty());
+        // With --structure-only the CRC is not computed.
+        assert!(codes_with(&[e], &structure_only()).is_empty());
         let mut e = E::deflated("a", b"hello hello hello");
         e.usize += 1;
         assert_eq!(codes_with(&[e], &deep()), ["zip-data-size-mismatch"]);
@@ -1070,10 +1304,10 @@ mod tests {
             ..AuditOptions::default()
         };
         assert!(codes_with(&[e], &opts).contains(&"zip-data-over-limit"));
-        // A corrupt block header is found even without --deep.
+        // A corrupt block header is found even with --structure-only.
         let mut e = E::deflated("a", b"x");
         e.data = vec![0xff; 32];
-        assert_eq!(codes(&[e]), ["zip-data-corrupt"]);
+        assert_eq!(codes_with(&[e], &structure_only()), ["zip-data-corrupt"]);
     }
 
     #[test]
@@ -1179,7 +1413,8 @@ mod tests {
             (d.max_entries, d.max_total_size, d.max_ratio, d.max_name_len),
             (100_000, 4 << 30, 1_000, 1_024)
         );
-        assert!(!d.deep && !d.allow_byproducts);
+        assert!(d.deep && !d.allow_byproducts && !d.allow_unsafe_modes);
+        assert_eq!((d.nested, d.max_depth), (Nested::Audit, 3));
     }
 
     /// The two-core `--deep` (a file, with a helper descriptor) and the single-pass one (bytes

@@ -95,6 +95,12 @@ zip_codes! {
     NameColon => "zip-name-colon",
     /// A name longer than `--max-name-len` bytes or a component longer than 255 bytes.
     NameTooLong => "zip-name-too-long",
+    /// A non-ASCII UTF-8 name without the UTF-8 flag (bit 11) and without an agreeing 0x7075
+    /// extra field: Go and the `zip` crate read it as UTF-8, Python as CP437.
+    NameEncodingAmbiguous => "zip-name-encoding-ambiguous",
+    /// Bidi controls, zero-width or other invisible characters that make a name display as
+    /// something else.
+    NameInvisible => "zip-name-invisible",
     // ---- collisions
     /// Two entries with byte-identical names.
     DuplicateName => "zip-duplicate-name",
@@ -117,6 +123,13 @@ zip_codes! {
     TypeMismatch => "zip-type-mismatch",
     /// A directory entry that carries data.
     DirWithData => "zip-dir-with-data",
+    /// Setuid, setgid or world-writable permission bits in the external attributes.
+    ModeUnsafe => "zip-mode-unsafe",
+    // ---- nested archives
+    /// A member that is itself an archive (by its magic bytes), refused with `--nested refuse`.
+    NestedArchive => "zip-nested-archive",
+    /// Archives nested deeper than `--max-depth`.
+    NestedTooDeep => "zip-nested-too-deep",
     // ---- content
     /// Encrypted entry (traditional, strong or AES), or an encrypted central directory.
     Encrypted => "zip-encrypted",
@@ -188,6 +201,8 @@ mod tests {
                 "zip-name-trailing-dot-space",
                 "zip-name-colon",
                 "zip-name-too-long",
+                "zip-name-encoding-ambiguous",
+                "zip-name-invisible",
                 "zip-duplicate-name",
                 "zip-duplicate-normalized",
                 "zip-unicode-collision",
@@ -198,6 +213,9 @@ mod tests {
                 "zip-special-file",
                 "zip-type-mismatch",
                 "zip-dir-with-data",
+                "zip-mode-unsafe",
+                "zip-nested-archive",
+                "zip-nested-too-deep",
                 "zip-encrypted",
                 "zip-unsupported-method",
                 "zip-unknown-flags",

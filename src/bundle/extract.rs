@@ -24,7 +24,7 @@ use crate::bundle::stream::Copier;
 use crate::bundle::{Entry, StreamError};
 use crate::fsutil::{FsError, IoContext};
 use crate::paths::SafeRelPath;
-use crate::report::{Finding, FindingCode, escape_bytes_for_display};
+use crate::report::{Finding, FindingCode};
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFREG: u32 = 0o100_000;
@@ -117,7 +117,7 @@ pub fn extract_entries(
     let mut reader = SeqReader::new(bundle);
     let mut copier = Copier::new();
     for entry in entries {
-        let shown = escape_bytes_for_display(&entry.raw_name);
+        let shown = super::names::display(&entry.raw_name);
         let Some(path) = checked_path(entry, &shown, &mut out.findings) else {
             continue;
         };

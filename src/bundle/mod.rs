@@ -1,35 +1,38 @@
 //! ZIP bundles: the raw structure reader, audit rules, streaming decompression, safe
 //! extraction and reproducible packing. Named `bundle`, not `zip`, so `use zip::…` stays the crate.
 //!
-//! Public surface: [`audit_file`] (with [`AuditOptions`], [`AuditReport`], [`Entry`]) and
-//! [`copy_entry_data`] for streaming one entry's data with every declared value checked.
+//! Public surface (the re-exports below; the submodules are private to the crate): [`audit_file`]
+//! (with [`AuditOptions`], [`Nested`], [`AuditReport`], [`Entry`]), [`copy_entry_data`] for
+//! streaming one entry's data with every declared value checked, [`extract_entries`] for the
+//! gate's staged extraction, and [`pack`] for reproducible bundles.
 
-pub mod audit;
-pub mod codes;
-pub mod error;
-pub mod extract;
+pub(crate) mod audit;
+pub(crate) mod codes;
+pub(crate) mod error;
+pub(crate) mod extract;
 mod inflate_check;
-pub mod names;
-pub mod pack;
+pub(crate) mod names;
+pub(crate) mod pack;
 mod render;
-pub mod seekbuf;
-pub mod stream;
-pub mod structure;
+pub(crate) mod seekbuf;
+pub(crate) mod stream;
+pub(crate) mod structure;
 
-pub use audit::{AuditOptions, AuditReport, audit_bytes, audit_file, audit_reader};
+pub use audit::{AuditOptions, AuditReport, Nested, audit_bytes, audit_file, audit_reader};
 pub use codes::ZipCode;
 pub use error::{BundleError, StreamError};
+pub use extract::{ExtractCode, ExtractError, Extracted, extract_entries};
+pub use pack::{
+    LeftOut, PackError, PackOptions, PackReport, PackedEntry, pack, parse_source_date_epoch,
+};
+pub use render::SCHEMA;
 pub use stream::copy_entry_data;
 pub use structure::{Entry, Layout};
 
-/// Audit an in-memory archive with the default limits and `deep` on (the fuzz entry point:
-/// it must never panic, whatever the bytes).
+/// Audit an in-memory archive with the default options (data checked, nested archives
+/// audited): the fuzz entry point, which must never panic, whatever the bytes.
 pub fn parse(data: &[u8]) -> AuditReport {
-    let opts = AuditOptions {
-        deep: true,
-        ..AuditOptions::default()
-    };
-    audit_bytes(data, &opts)
+    audit_bytes(data, &AuditOptions::default())
 }
 
 #[cfg(test)]

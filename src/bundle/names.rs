@@ -1,10 +1,15 @@
 //! Entry-name rules: a name must mean the same relative path to every reader on every OS.
 //!
 //! Contract: [`check_name`] returns every rule a raw name breaks (empty list = the name is
-//! safe to extract under a root on Linux, macOS and Windows). Valid UTF-8 is accepted with or
-//! without the 0x800 flag (macOS Archive Utility omits it); bytes that are not UTF-8 are
-//! refused, because readers decode them with different code pages. [`normalized`] gives the
-//! key used for collision checks.
+//! safe to extract under a root on Linux, macOS and Windows). A non-ASCII name must be UTF-8
+//! and say so: with the 0x800 flag, or with an Info-ZIP Unicode path extra field (0x7075) that
+//! agrees with it (the structure reader refuses one that disagrees). Non-ASCII UTF-8 without
+//! either reads as UTF-8 in Go and the `zip` crate but as CP437 in Python, so two extractors
+//! would write two different names; bytes that are not UTF-8 at all are refused for the same
+//! reason. Names holding invisible characters (bidi controls, zero-width and other
+//! default-ignorable code points) are refused because they display as another name.
+//! [`normalized`] and the keys after it are used for collision checks; [`fold_key`] is full
+//! Unicode case folding (`ß` and `ss` collide).
 
 use std::borrow::Cow;
 
@@ -23,8 +28,26 @@ const RESERVED: &[&str] = &[
 const MAX_COMPONENT: usize = 255;
 
 /// Every rule `raw` breaks, as `(code, message)`.
+pub fn check_name(
+    raw: &[u8],
+    utf8_flag: bool,
+    unicode_extra: bool,
+    max_len: usize,
+) -> Vec<(ZipCode, String)> {
+    if ascii_clean(raw, max_len) {
+        return Vec::new();
+    }
+    all_rules(raw, utf8_flag, unicode_extra, max_len)
+}
+
+/// [`check_name`] without the fast path.
 #[allow(clippy::too_many_lines)] // the rules, in the order a reader meets them
-pub fn check_name(raw: &[u8], utf8_flag: bool, max_len: usize) -> Vec<(ZipCode, String)> {
+fn all_rules(
+    raw: &[u8],
+    utf8_flag: bool,
+    unicode_extra: bool,
+    max_len: usize,
+) -> Vec<(ZipCode, String)> {
     let mut out = Vec::new();
     if raw.is_empty() {
         out.push((ZipCode::NameEmpty, "entry has an empty name".into()));
@@ -49,6 +72,24 @@ pub fn check_name(raw: &[u8], utf8_flag: bool, max_len: usize) -> Vec<(ZipCode, 
     let control = if name.is_ascii() {
         name.bytes().any(|b| b < 0x20 || b == 0x7f)
     } else {
+        if !utf8_flag && !unicode_extra {
+            out.push((
+                ZipCode::NameEncodingAmbiguous,
+                "non-ascii name without the utf-8 flag (0x800) or a unicode path field (0x7075): \
+                 python reads it as cp437, go and the zip crate as utf-8"
+                    .into(),
+            ));
+        }
+        if let Some(c) = name.chars().find(|&c| is_invisible(c)) {
+            out.push((
+                ZipCode::NameInvisible,
+                format!(
+                    "name contains the invisible character `U+{:04X}` (a bidi control, zero-width or \
+                     default-ignorable code point) and displays as another name",
+                    u32::from(c)
+                ),
+            ));
+        }
         name.chars()
             .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
     };
@@ -145,6 +186,62 @@ pub fn check_name(raw: &[u8], utf8_flag: bool, max_len: usize) -> Vec<(ZipCode, 
     out
 }
 
+/// Unicode's `Default_Ignorable_Code_Point` (DerivedCoreProperties.txt, Unicode 16): the
+/// characters a renderer draws as nothing. It includes the bidi embeddings and overrides
+/// (U+202A–202E), the isolates (U+2066–2069), the marks U+200E/200F and U+061C, zero-width
+/// space, joiners and the word joiner (U+200B–200D, U+2060), the BOM, soft hyphen, Hangul
+/// fillers, variation selectors and tag characters. The list is short and stable, so it is
+/// spelled out here rather than taken from a crate.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}'
+        | '\u{ffa0}' | '\u{fff0}'..='\u{fff8}' | '\u{1bca0}'..='\u{1bca3}'
+        | '\u{1d173}'..='\u{1d17a}' | '\u{e0000}'..='\u{e0fff}')
+}
+
+/// A name escaped for display: [`crate::report::escape_bytes_for_display`], and every
+/// [`is_invisible`] character spelled `\u{…}` too, so a name that hides a character on screen
+/// shows it in every report.
+pub fn display(raw: &[u8]) -> String {
+    let shown = crate::report::escape_bytes_for_display(raw);
+    if shown.is_ascii() {
+        return shown;
+    }
+    let mut out = String::with_capacity(shown.len());
+    for c in shown.chars() {
+        if is_invisible(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One pass over an ASCII name that answers `true` only when [`check_name`] would find nothing
+/// (most names in a real bundle): non-empty, within the limit, not absolute, no control
+/// character, `\\` or `:`, and every component non-empty, not `.` or `..`, at most 255 bytes,
+/// without a space or a trailing dot, and with a stem that cannot be a device name. Anything
+/// else goes through every rule; a test checks the two agree.
+fn ascii_clean(raw: &[u8], max_len: usize) -> bool {
+    if raw.is_empty() || raw.len() > max_len || raw[0] == b'/' || !raw.is_ascii() {
+        return false;
+    }
+    let body = raw.strip_suffix(b"/").unwrap_or(raw);
+    body.split(|&b| b == b'/').all(|comp| {
+        let stem = comp.iter().position(|&b| b == b'.').unwrap_or(comp.len());
+        !comp.is_empty()
+            && comp.len() <= MAX_COMPONENT
+            && comp.last() != Some(&b'.')
+            && !comp
+                .iter()
+                .any(|&b| b < 0x21 || b == 0x7f || b == b'\\' || b == b':')
+            && !(matches!(stem, 3..=7) && std::str::from_utf8(comp).is_ok_and(is_reserved))
+    })
+}
+
 fn esc(s: &str) -> String {
     crate::report::escape_for_display(s)
 }
@@ -154,8 +251,23 @@ fn esc(s: &str) -> String {
 fn is_reserved(comp: &str) -> bool {
     let stem = comp.split('.').next().unwrap_or(comp).trim_end_matches(' ');
     if stem.is_ascii() {
-        // Same answer as below without allocating: ASCII lower-casing is `to_ascii_lowercase`.
-        return RESERVED.iter().any(|r| stem.eq_ignore_ascii_case(r));
+        // The ASCII entries of `RESERVED`, matched without a scan of the list or an allocation
+        // (a test checks the two agree).
+        let b = stem.as_bytes();
+        if !(3..=7).contains(&b.len()) {
+            return false;
+        }
+        let mut low = [0u8; 7];
+        for (l, c) in low.iter_mut().zip(b) {
+            *l = c.to_ascii_lowercase();
+        }
+        let s = &low[..b.len()];
+        return matches!(
+            s,
+            b"con" | b"prn" | b"aux" | b"nul" | b"conin$" | b"conout$"
+        ) || (s.len() == 4
+            && matches!(&s[..3], b"com" | b"lpt")
+            && matches!(s[3], b'1'..=b'9'));
     }
     let lower = stem.to_lowercase();
     RESERVED.contains(&lower.as_str())
@@ -185,10 +297,11 @@ pub fn nfc_key(norm: &str) -> String {
     norm.nfc().collect()
 }
 
-/// [`nfc_key`], then lower-cased (an approximation of full case folding: `ß`/`ss` are not
-/// folded together).
+/// [`nfc_key`], then full Unicode case folding (CaseFolding.txt statuses C and F, through
+/// `unicase`: `ß` folds to `ss`, `ﬁ` to `fi`, the Kelvin sign to `k`), then NFC again, since
+/// folding can decompose. `str::to_lowercase` is not folding: it keeps `ß` and `ss` apart.
 pub fn fold_key(nfc: &str) -> String {
-    nfc.to_lowercase().nfc().collect()
+    unicase::UniCase::new(nfc).to_folded_case().nfc().collect()
 }
 
 #[cfg(test)]
@@ -196,7 +309,7 @@ mod tests {
     use super::*;
 
     fn codes(name: &[u8]) -> Vec<ZipCode> {
-        check_name(name, false, 1024)
+        check_name(name, true, false, 1024)
             .into_iter()
             .map(|(c, _)| c)
             .collect()
@@ -262,7 +375,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_with_the_flag_says_so() {
-        let f = check_name(b"\xff", true, 100);
+        let f = check_name(b"\xff", true, false, 100);
         assert_eq!(f[0].0, ZipCode::NameEncoding);
         assert!(f[0].1.contains("flagged"), "{}", f[0].1);
     }
@@ -270,7 +383,7 @@ mod tests {
     #[test]
     fn length_caps() {
         assert!(codes(&[b'a'; 300]).contains(&ZipCode::NameTooLong));
-        let f = check_name(b"abcdef", false, 5);
+        let f = check_name(b"abcdef", false, false, 5);
         assert_eq!(f[0].0, ZipCode::NameTooLong);
     }
 
@@ -286,5 +399,79 @@ mod tests {
         assert!(matches!(normalized_cow("pkg/mod/f.py"), Cow::Borrowed(_)));
         assert_eq!(nfc_key("e\u{301}"), "\u{e9}");
         assert_eq!(fold_key("README.md"), fold_key("readme.MD"));
+        assert_eq!(fold_key("stra\u{df}e"), fold_key("STRASSE"));
+        assert_eq!(fold_key("\u{fb01}le"), fold_key("FILE"));
+        assert_eq!(fold_key("\u{212a}"), "k");
+    }
+
+    proptest::proptest! {
+        /// The one-pass ASCII answer never hides a finding the full rules would report.
+        #[test]
+        fn the_ascii_fast_path_agrees_with_every_rule(
+            name in "[a-zA-Z0-9 ./:\\\\\\x00-\\x1f\\x7f$]{0,12}",
+            max_len in 1usize..16,
+        ) {
+            if ascii_clean(name.as_bytes(), max_len) {
+                let full = all_rules(name.as_bytes(), true, false, max_len);
+                proptest::prop_assert!(full.is_empty(), "{name:?}: {full:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_device_names_match_the_list() {
+        for r in RESERVED.iter().filter(|r| r.is_ascii()) {
+            assert!(is_reserved(r) && is_reserved(&r.to_uppercase()), "{r}");
+            assert!(
+                is_reserved(&format!("{r}.txt")) && is_reserved(&format!("{r}  .tar.gz")),
+                "{r}"
+            );
+        }
+        for n in [
+            "co", "conx", "com0", "lpt", "comm1", "nul1", "conin", "conout$x", "pkg", "mod00",
+        ] {
+            assert!(!is_reserved(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_ordinary_names_only() {
+        for n in ["pkg/mod00/file00000.py", "a/", "README", "x.tar.gz"] {
+            assert!(ascii_clean(n.as_bytes(), 100), "{n}");
+        }
+        for n in [
+            "", "/a", "a//b", "a/./b", "../a", "a.", "a b", "con", "aux.txt", "a:b", "a\\b",
+            "CONIN$",
+        ] {
+            assert!(!ascii_clean(n.as_bytes(), 100), "{n}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_must_declare_its_encoding() {
+        let ambiguous = |flag, extra| {
+            check_name("caf\u{e9}".as_bytes(), flag, extra, 100)
+                .iter()
+                .any(|(c, _)| *c == ZipCode::NameEncodingAmbiguous)
+        };
+        assert!(ambiguous(false, false));
+        assert!(!ambiguous(true, false));
+        assert!(!ambiguous(false, true));
+        // ASCII is read the same by every code page reader.
+        assert!(check_name(b"plain.txt", false, false, 100).is_empty());
+    }
+
+    #[test]
+    fn invisible_characters_are_refused() {
+        for c in [
+            '\u{202e}', '\u{2066}', '\u{200b}', '\u{200d}', '\u{feff}', '\u{2060}', '\u{ad}',
+        ] {
+            let name = format!("invoice{c}fdp.exe");
+            assert!(
+                codes(name.as_bytes()).contains(&ZipCode::NameInvisible),
+                "{c:?}"
+            );
+        }
+        assert!(!codes("na\u{ef}ve.txt".as_bytes()).contains(&ZipCode::NameInvisible));
     }
 }

@@ -12,7 +12,7 @@
 //! - modes are `0644`, or `0755` when any execute bit is set on the source, host system Unix;
 //! - every entry is Deflate-compressed at level 6, no extra fields, no comments;
 //! - the default byproducts (`.git/ target/ __pycache__/ .pytest_cache/ node_modules/ *.pyc
-//!   .DS_Store`) are left out and reported; symlinks, FIFOs, sockets, devices, non-UTF-8 names
+//!   .DS_Store __MACOSX/ ._*`) are left out and reported; symlinks, FIFOs, sockets, devices, non-UTF-8 names
 //!   and names with a control character or `\` are refused, each one named.
 //!
 //! The bundle is written to a temporary file beside the output, fsynced, audited (deep) with
@@ -268,8 +268,13 @@ fn scan(root: &Path, output_rel: Option<&str>) -> Result<Scan, PackError> {
                 "`{shown}`: name contains a control character or `\\`"
             ));
         } else if f.rel == manifest::MANIFEST_NAME {
-            out.left_out
-                .push(left_out("replaced by the regenerated manifest"));
+            out.left_out.push(left_out(
+                "this copy is not packed: the bundle gets a new manifest.txt listing exactly the packed files",
+            ));
+        } else if is_apple_double(&f.rel) {
+            out.left_out.push(left_out(
+                "macOS Finder metadata (`__MACOSX/`, `._*` AppleDouble file), a byproduct",
+            ));
         } else if output_rel == Some(f.rel.as_str()) {
             out.left_out.push(left_out("the output bundle itself"));
         } else {
@@ -278,6 +283,13 @@ fn scan(root: &Path, output_rel: Option<&str>) -> Result<Scan, PackError> {
     }
     finish_scan(&mut out, tree.dirs);
     Ok(out)
+}
+
+/// `__MACOSX/…` or a `._name` AppleDouble file anywhere: what macOS Finder leaves beside every
+/// file it copies or archives (the audit refuses them as `zip-byproduct`).
+fn is_apple_double(rel: &str) -> bool {
+    rel.split('/')
+        .any(|c| c == "__MACOSX" || (c.starts_with("._") && c.len() > 2))
 }
 
 /// Report directories with nothing packed below them (there are no directory entries), and

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::audit::AuditReport;
 use crate::exit::ExitStatus;
 use crate::output::{Render, Style};
-use crate::report::{Severity, escape_bytes_for_display};
+use crate::report::Severity;
 
 /// The JSON schema name.
 pub const SCHEMA: &str = "vaultgate/zip/v1";
@@ -32,6 +32,14 @@ fn help(code: &str) -> Option<&'static str> {
         }
         "zip-unsupported-method" => "re-create the archive with stored or deflate entries only",
         "zip-symlink" | "zip-hard-link" => "replace links with the files they point to",
+        "zip-mode-unsafe" => {
+            "re-create the archive from files with ordinary modes (`chmod -R u=rwX,go=rX`), or pass `--allow-unsafe-modes`"
+        }
+        "zip-name-encoding-ambiguous" => {
+            "re-create the archive with a writer that sets the utf-8 flag (python `zipfile`, `vaultgate zip pack`, info-zip `zip`)"
+        }
+        "zip-nested-too-deep" => "unpack the inner archives, or raise `--max-depth`",
+        "zip-nested-archive" => "unpack the inner archives, or use `--nested audit`",
         _ => return None,
     })
 }
@@ -73,7 +81,7 @@ impl Render for AuditReport {
             .map(|e| {
                 json!({
                     "index": e.index,
-                    "name": escape_bytes_for_display(&e.raw_name),
+                    "name": super::names::display(&e.raw_name),
                     "raw_name_hex": hex::encode(&e.raw_name),
                     "is_dir": e.is_dir,
                     "method": e.method,
@@ -107,7 +115,10 @@ impl Render for AuditReport {
                 "max_ratio": o.max_ratio,
                 "max_name_len": o.max_name_len,
                 "allow_byproducts": o.allow_byproducts,
+                "allow_unsafe_modes": o.allow_unsafe_modes,
                 "deep": o.deep,
+                "nested": o.nested.as_str(),
+                "max_depth": o.max_depth,
             }),
         );
         m.insert("layout".into(), layout.unwrap_or(Value::Null));
@@ -123,8 +134,8 @@ impl Render for AuditReport {
                 "findings": self.findings.len(),
                 "errors": self.errors(),
                 "warnings": self.findings.len() - self.errors(),
-                "total_uncompressed": self.entries.iter().map(|e| u128::from(e.uncompressed_size)).sum::<u128>().to_string(),
-                "total_compressed": self.entries.iter().map(|e| u128::from(e.compressed_size)).sum::<u128>().to_string(),
+                "total_uncompressed": self.entries.iter().map(|e| u128::from(e.uncompressed_size)).sum::<u128>(),
+                "total_compressed": self.entries.iter().map(|e| u128::from(e.compressed_size)).sum::<u128>(),
                 "deep": o.deep,
             }),
         );
@@ -143,6 +154,12 @@ impl Render for AuditReport {
             };
             let _ = writeln!(out, "{code}  {index}  {}  {}", f.subject, f.message);
             codes.insert(f.code);
+        }
+        if !codes.is_empty() {
+            let _ = writeln!(
+                out,
+                "note: #N is the entry's 0-based index in the central directory (--json `entries[].index`); #- is about the whole archive"
+            );
         }
         for code in codes {
             if let Some(h) = help(code) {
@@ -166,9 +183,9 @@ impl Render for AuditReport {
 impl AuditReport {
     fn summary_text(&self) -> String {
         let deep = if self.options.deep {
-            ", data checked (--deep)"
+            ", data checked"
         } else {
-            ""
+            ", data NOT checked (--structure-only: real sizes, CRC-32s and nested archives unverified)"
         };
         format!(
             "`{}`: {} entries, {} findings ({} errors){deep}",

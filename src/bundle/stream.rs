@@ -15,7 +15,6 @@ use flate2::{Decompress, FlushDecompress, Status};
 use super::error::StreamError;
 use super::inflate_check::{Checker, Verdict};
 use super::structure::Entry;
-use crate::report::escape_bytes_for_display;
 
 const BUF: usize = 64 * 1024;
 
@@ -87,7 +86,7 @@ fn copy_with<R: Read + Seek>(
     sink: &mut dyn Write,
     cap: u64,
 ) -> Result<u64, StreamError> {
-    let name = || escape_bytes_for_display(&entry.raw_name);
+    let name = || super::names::display(&entry.raw_name);
     let io_err = |source: io::Error| StreamError::Io {
         entry: name(),
         source,
@@ -137,12 +136,13 @@ fn copy_with<R: Read + Seek>(
 
 /// Decode the start of a deflate entry (at most [`PROBE_INPUT`] compressed bytes, at most one
 /// 64 KiB output buffer at a time) and report a corrupt stream. Sizes and CRC are not checked:
-/// that takes the whole stream ([`copy_data`]).
+/// that takes the whole stream ([`copy_data`]). The audit keeps one [`Prober`] instead.
+#[cfg(test)]
 pub fn probe_deflate<R: Read + Seek>(reader: &mut R, entry: &Entry) -> Result<(), StreamError> {
     Prober::new().probe(reader, entry)
 }
 
-/// Reusable state for [`probe_deflate`] over many entries (one decoder, fixed buffers).
+/// Reusable state for probing the start of many deflate entries (one decoder, fixed buffers).
 pub struct Prober {
     /// The fast pre-check; the real decoder runs only when it has a doubt.
     checker: Box<Checker>,
@@ -174,7 +174,7 @@ impl Prober {
         reader: &mut R,
         entry: &Entry,
     ) -> Result<(), StreamError> {
-        let name = || escape_bytes_for_display(&entry.raw_name);
+        let name = || super::names::display(&entry.raw_name);
         reader
             .seek(SeekFrom::Start(entry.data_offset))
             .map_err(|source| StreamError::Io {
@@ -222,7 +222,7 @@ impl Prober {
     }
 }
 
-/// Compressed bytes read by [`probe_deflate`]: enough for any dynamic block header.
+/// Compressed bytes read by a [`Prober`]: enough for any dynamic block header.
 pub const PROBE_INPUT: u64 = 4 * 1024;
 
 /// Counts, hashes and bounds the output.

@@ -3,14 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::Ctx;
-use crate::envelope::{
-    self, CheckRequest, EnvelopeError, Op, Root, Usd, ValidEnvelope, default_baseline_path,
-};
+use crate::envelope::{self, CheckRequest, Op, Root, Usd, ValidEnvelope, default_baseline_path};
 use crate::exit::{EXIT_CODES_HELP, ExitStatus};
-use crate::report::escape_for_display;
 
 /// Envelope commands.
 #[derive(Debug, Subcommand)]
@@ -53,7 +50,7 @@ pub struct CheckArgs {
 
     /// The operation to judge
     #[arg(long, value_enum, value_name = "OP")]
-    op: Op,
+    op: OpArg,
 
     /// A path the operation touches (repeat for each; at least one)
     ///
@@ -63,8 +60,8 @@ pub struct CheckArgs {
     paths: Vec<String>,
 
     /// What the operation will cost, in USD, as an exact decimal (at most 9 places)
-    #[arg(long, value_name = "USD", allow_hyphen_values = true)]
-    cost: Option<String>,
+    #[arg(long, value_name = "USD", allow_hyphen_values = true, value_parser = parse_cost)]
+    cost: Option<Usd>,
 
     /// The journal whose records' `outputs.cost_usd` sum to the budget already spent
     ///
@@ -83,6 +80,52 @@ pub struct CheckArgs {
     /// The folder every path must stay inside
     #[arg(long, value_name = "DIR", default_value = ".")]
     root: PathBuf,
+}
+
+/// The command line's names for the op vocabulary ([`Op`]; the core does not know clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OpArg {
+    /// Read a file's content
+    Read,
+    /// List a folder or read metadata
+    List,
+    /// Run a program
+    Exec,
+    /// Change an existing file's content
+    Write,
+    /// Create a file or folder
+    Create,
+    /// Remove a file or folder (recursively: everything inside is judged too)
+    Delete,
+    /// Move a file or folder (every given path — source and destination — is judged, and
+    /// everything inside a moved folder)
+    Rename,
+    /// Change permission bits or ownership
+    Chmod,
+}
+
+impl From<OpArg> for Op {
+    fn from(op: OpArg) -> Self {
+        match op {
+            OpArg::Read => Self::Read,
+            OpArg::List => Self::List,
+            OpArg::Exec => Self::Exec,
+            OpArg::Write => Self::Write,
+            OpArg::Create => Self::Create,
+            OpArg::Delete => Self::Delete,
+            OpArg::Rename => Self::Rename,
+            OpArg::Chmod => Self::Chmod,
+        }
+    }
+}
+
+/// `--cost`: an exact, non-negative decimal amount, validated when the arguments are parsed.
+fn parse_cost(text: &str) -> std::result::Result<Usd, String> {
+    let cost: Usd = text.parse()?;
+    if cost.is_negative() {
+        return Err("a cost cannot be negative".to_owned());
+    }
+    Ok(cost)
 }
 
 /// Arguments of `envelope protect snapshot|verify`.
@@ -141,57 +184,34 @@ pub fn dispatch(cmd: EnvelopeCmd, ctx: &Ctx) -> Result<ExitStatus> {
         EnvelopeCmd::Check(args) => check(args, ctx),
         EnvelopeCmd::Protect(ProtectCmd::Snapshot(args)) => {
             let (env, root, baseline) = protect_inputs(&args)?;
-            let report = core(envelope::snapshot(&env, &root, &baseline))?;
+            let report = envelope::snapshot(&env, &root, &baseline)?;
             Ok(ctx.printer.emit(&report))
         }
         EnvelopeCmd::Protect(ProtectCmd::Verify(args)) => {
             let (env, root, baseline) = protect_inputs(&args)?;
-            let report = core(envelope::verify(&env, &root, &baseline))?;
+            let report = envelope::verify(&env, &root, &baseline)?;
             Ok(ctx.printer.emit(&report))
         }
     }
 }
 
 fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitStatus> {
-    let env = core(ValidEnvelope::load(&args.envelope))?;
-    let cost = match &args.cost {
-        None => Usd::ZERO,
-        Some(text) => core(Usd::parse(text).map_err(|reason| EnvelopeError::Amount {
-            what: "--cost",
-            value: escape_for_display(text),
-            reason,
-        }))?,
-    };
+    let env = ValidEnvelope::load(&args.envelope)?;
     let request = CheckRequest {
-        op: args.op,
+        op: args.op.into(),
         paths: args.paths.into_iter().map(PathBuf::from).collect(),
-        cost,
-        root: core(Root::open(&args.root))?,
-        journal: args.journal.clone(),
+        cost: args.cost.unwrap_or(Usd::ZERO),
+        root: Root::open(&args.root)?,
+        journal: args.journal,
+        record: args.record,
     };
-    let report = match &args.journal {
-        Some(j) if args.record => {
-            core(envelope::check_and_record(
-                &env,
-                &request,
-                j,
-                ctx.clock.as_ref(),
-            ))?
-            .0
-        }
-        Some(j) => core(envelope::check(
-            &env,
-            &request,
-            core(envelope::spent_in_journal(j))?,
-        ))?,
-        None => core(envelope::check(&env, &request, Usd::ZERO))?,
-    };
+    let report = envelope::decide(&env, &request, ctx.clock.as_ref())?;
     Ok(ctx.printer.emit(&report))
 }
 
 fn protect_inputs(args: &ProtectArgs) -> Result<(ValidEnvelope, Root, PathBuf)> {
-    let env = core(ValidEnvelope::load(&args.envelope))?;
-    let root = core(Root::open(&args.root))?;
+    let env = ValidEnvelope::load(&args.envelope)?;
+    let root = Root::open(&args.root)?;
     let baseline = args
         .baseline
         .clone()
@@ -199,21 +219,26 @@ fn protect_inputs(args: &ProtectArgs) -> Result<(ValidEnvelope, Root, PathBuf)> 
     Ok((env, root, baseline))
 }
 
-/// The core's messages already name every cause; flatten so `{:#}` does not repeat them.
-fn core<T>(result: std::result::Result<T, EnvelopeError>) -> Result<T> {
-    result.map_err(|e| anyhow::Error::msg(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::ValueEnum;
 
     #[test]
     fn cli_op_names_are_the_core_vocabulary() {
-        assert_eq!(Op::value_variants(), Op::ALL);
-        for &o in Op::value_variants() {
-            assert_eq!(o.to_possible_value().unwrap().get_name(), o.as_str());
+        let names: Vec<Op> = OpArg::value_variants().iter().map(|&o| o.into()).collect();
+        assert_eq!(names, Op::ALL);
+        for &o in OpArg::value_variants() {
+            assert_eq!(
+                o.to_possible_value().unwrap().get_name(),
+                Op::from(o).as_str()
+            );
         }
+    }
+
+    #[test]
+    fn cost_is_validated_at_the_boundary() {
+        assert_eq!(parse_cost("0.25").unwrap().to_string(), "0.25");
+        assert!(parse_cost("-1").unwrap_err().contains("cannot be negative"));
+        assert!(parse_cost("1e-10").is_err());
     }
 }

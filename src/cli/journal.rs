@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 
 use super::Ctx;
@@ -15,7 +15,8 @@ use crate::canon;
 use crate::clock;
 use crate::exit::{EXIT_CODES_HELP, ExitStatus};
 use crate::fsutil;
-use crate::journal::{self, JournalError, NewStep, RefusalReport, VerifyOptions};
+use crate::hash::Sha256Digest;
+use crate::journal::{self, Checkpoint, JournalVerifyOptions, Lines, NewStep};
 use crate::output::Render;
 
 fn help(examples: &str) -> String {
@@ -29,7 +30,7 @@ pub enum JournalCmd {
     ///
     /// Holds an exclusive lock from reading the head to the fsync of the new line. Refuses to
     /// extend a journal that does not verify (torn tail, tampering) or to reuse a step id.
-    /// Prints the new entry hash (the record with `--json`).
+    /// Prints the step and the new `entry_hash` (the record with `--json`).
     #[command(after_help = help(
         "  vaultgate journal append build.jsonl --name compile --status ok\n  \
          vaultgate journal append build.jsonl --name test --status failed \\\n      \
@@ -51,11 +52,14 @@ pub enum JournalCmd {
     /// Print the record count and head hash of a journal that verifies (the value to pin)
     #[command(after_help = help(
         "  vaultgate journal head build.jsonl\n  \
-         vaultgate --json journal head build.jsonl | jq -r .head"
+         vaultgate --json journal head build.jsonl | jq -r .head\n  \
+         vaultgate journal head written-by-python.jsonl --lines any"
     ))]
     Head {
         /// The journal file
         file: PathBuf,
+        #[command(flatten)]
+        lines: LinesArg,
     },
 
     /// Print the records of a journal that verifies
@@ -116,6 +120,40 @@ pub struct AppendArgs {
     /// Completion time, RFC 3339 UTC or `now` (default: unset, written as `null`)
     #[arg(long, value_name = "T")]
     completed_at: Option<String>,
+    #[command(flatten)]
+    lines: LinesArg,
+}
+
+/// `--lines`: which spellings of the earlier records are accepted.
+#[derive(Debug, Args)]
+pub struct LinesArg {
+    /// Which spellings of a record are accepted
+    ///
+    /// `canonical` (default): only the canonical bytes vaultgate writes. `any`: any strict
+    /// JSON spelling whose parsed record hashes correctly (a journal written with Python's
+    /// default `json.dumps(record)`, or with `ensure_ascii=False`); duplicate keys are still
+    /// refused, and each non-canonical line is reported as a `journal-not-canonical` warning.
+    /// `append` always writes a canonical line.
+    #[arg(long, value_enum, value_name = "SPELLING", default_value_t = LinesWhen::Canonical)]
+    lines: LinesWhen,
+}
+
+/// The command line's names for [`Lines`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LinesWhen {
+    /// Canonical bytes only.
+    Canonical,
+    /// Any JSON spelling that hashes correctly.
+    Any,
+}
+
+impl LinesArg {
+    fn lines(&self) -> Lines {
+        match self.lines {
+            LinesWhen::Canonical => Lines::Canonical,
+            LinesWhen::Any => Lines::Any,
+        }
+    }
 }
 
 /// `journal verify`.
@@ -126,21 +164,27 @@ pub struct VerifyArgs {
     /// Pin record N (1-based) to an entry hash; catches truncation and rewrites of the prefix
     ///
     /// Repeatable. Take the pair from `journal head` at the time you pin it.
-    #[arg(long, value_name = "N:HASH", value_parser = journal::parse_checkpoint)]
-    checkpoint: Vec<(usize, String)>,
+    #[arg(long, value_name = "N:HASH", value_parser = clap::value_parser!(Checkpoint))]
+    checkpoint: Vec<Checkpoint>,
     /// The entry hash the last record must have
     #[arg(long, value_name = "HASH", value_parser = parse_hash)]
-    expect_head: Option<String>,
+    expect_head: Option<Sha256Digest>,
     /// The number of records the journal must have
     #[arg(long, value_name = "N")]
     expect_count: Option<usize>,
+    #[command(flatten)]
+    lines: LinesArg,
 }
 
-fn parse_hash(s: &str) -> Result<String, String> {
+/// An `entry_hash` as the journal writes it: 64 lowercase hex digits.
+fn parse_hash(s: &str) -> Result<Sha256Digest, String> {
     if journal::is_hash(s) {
-        Ok(s.to_owned())
+        s.parse().map_err(|e: crate::hash::BadDigest| e.to_string())
     } else {
-        Err(format!("`{s}` is not 64 lowercase hex digits"))
+        Err(format!(
+            "`{}` is not 64 lowercase hex digits",
+            crate::report::escape_for_display(s)
+        ))
     }
 }
 
@@ -163,14 +207,6 @@ fn timestamp(value: Option<String>, ctx: &Ctx) -> anyhow::Result<Option<String>>
     }
 }
 
-/// Print a verdict on the journal (exit 1), or pass the error on (exit 2).
-fn refusal_or(command: &'static str, e: JournalError, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
-    match RefusalReport::from_error(command, &e) {
-        Some(report) => Ok(ctx.printer.emit(&report)),
-        None => Err(e.into()),
-    }
-}
-
 fn emit(ctx: &Ctx, report: &dyn Render) -> ExitStatus {
     ctx.printer.emit(report)
 }
@@ -179,6 +215,7 @@ fn emit(ctx: &Ctx, report: &dyn Render) -> ExitStatus {
 pub fn run(cmd: JournalCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     match cmd {
         JournalCmd::Append(a) => {
+            let lines = a.lines.lines();
             let step = NewStep {
                 inputs: json_object("inputs", a.inputs.as_deref())?,
                 outputs: json_object("outputs", a.outputs.as_deref())?,
@@ -188,30 +225,22 @@ pub fn run(cmd: JournalCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 status: a.status,
                 step_id: a.step_id,
             };
-            match journal::append(&a.file, step, ctx.clock.as_ref()) {
-                Ok(record) => Ok(emit(
-                    ctx,
-                    &journal::AppendReport {
-                        path: a.file,
-                        record,
-                    },
-                )),
-                Err(e) => refusal_or("append", e, ctx),
-            }
+            let report = journal::append_report(&a.file, step, lines, ctx.clock.as_ref())?;
+            Ok(emit(ctx, &report))
         }
         JournalCmd::Verify(v) => {
-            let opts = VerifyOptions {
+            let opts = JournalVerifyOptions {
                 checkpoints: v.checkpoint,
                 expect_head: v.expect_head,
                 expect_count: v.expect_count,
+                lines: v.lines.lines(),
             };
             Ok(emit(ctx, &journal::verify(&v.file, &opts)?))
         }
-        JournalCmd::Head { file } => Ok(emit(ctx, &journal::head(&file)?)),
-        JournalCmd::Show { file, step_id } => match journal::show(&file, step_id.as_deref()) {
-            Ok(report) => Ok(emit(ctx, &report)),
-            Err(e) => refusal_or("show", e, ctx),
-        },
+        JournalCmd::Head { file, lines } => Ok(emit(ctx, &journal::head(&file, lines.lines())?)),
+        JournalCmd::Show { file, step_id } => {
+            Ok(emit(ctx, &journal::show_report(&file, step_id.as_deref())?))
+        }
         JournalCmd::Repair {
             file,
             truncate_torn_tail,

@@ -10,7 +10,6 @@ mod grant;
 mod journal;
 mod lease;
 mod manifest;
-mod pack;
 pub mod vault;
 mod zip;
 

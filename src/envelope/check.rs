@@ -16,15 +16,15 @@ use serde_json::{Map, Value, json};
 
 use super::EnvelopeError;
 use super::codes::EnvelopeCode;
+use super::judge::{Guarded, judge_path};
 use super::policy::{Op, ValidEnvelope};
 use super::protect::default_baseline_path;
-use super::resolve::{self, Located, Place, Root};
+use super::resolve::{self, Root};
 use super::usd::Usd;
 use crate::clock::{Clock, format_rfc3339};
-use crate::exit::ExitStatus;
 use crate::journal::{self, NewStep, Record};
 use crate::output::{Render, Style};
-use crate::report::{Finding, all_clear, escape_bytes_for_display, escape_for_display};
+use crate::report::{Finding, all_clear, escape_for_display};
 
 /// One operation to judge.
 #[derive(Debug, Clone)]
@@ -37,8 +37,11 @@ pub struct CheckRequest {
     pub cost: Usd,
     /// The folder every path must stay in.
     pub root: Root,
-    /// The budget journal, which no mutating op may touch.
+    /// The budget journal, which no mutating op may touch; the budget spent is the sum of
+    /// its records' `outputs.cost_usd` (zero without one).
     pub journal: Option<PathBuf>,
+    /// Append the decision to `journal`, under its lock ([`check_and_record`]).
+    pub record: bool,
 }
 
 /// How one path was located.
@@ -132,6 +135,26 @@ impl CheckReport {
     }
 }
 
+/// Judge `req` with the budget spent so far, choosing where that comes from (the one place
+/// that choice is made): zero without a journal; the sum over the fully verified journal with
+/// one; and with `record`, that sum read, the decision made and appended under the journal's
+/// exclusive lock ([`check_and_record`]). `record` without a journal cannot run.
+pub fn decide(
+    env: &ValidEnvelope,
+    req: &CheckRequest,
+    clock: &dyn Clock,
+) -> Result<CheckReport, EnvelopeError> {
+    match (&req.journal, req.record) {
+        (Some(j), true) => check_and_record(env, req, j, clock).map(|(report, _)| report),
+        (Some(j), false) => check(env, req, super::budget::spent_in_journal(j)?),
+        (None, true) => Err(EnvelopeError::Request(
+            "recording a decision needs a budget journal\nhelp: pass `--journal FILE` with `--record`"
+                .to_owned(),
+        )),
+        (None, false) => check(env, req, Usd::ZERO),
+    }
+}
+
 /// Judge `req` against `env` with the budget spent in `journal`, and append the decision to
 /// that journal, all under the journal's exclusive lock: two concurrent checks cannot both
 /// read the same spent total and both be allowed to spend the last of the budget. Nothing is
@@ -164,12 +187,6 @@ pub type JournalStep = (&'static str, Map<String, Value>, Map<String, Value>);
 /// The `name` of the journal step `--record` appends.
 pub const RECORD_STEP_NAME: &str = "envelope-check";
 
-/// A file no mutating op may touch, whatever the globs say.
-struct Guarded {
-    path: PathBuf,
-    what: &'static str,
-}
-
 /// Judge `req` against `env`, given the budget already `spent`.
 pub fn check(
     env: &ValidEnvelope,
@@ -190,20 +207,20 @@ pub fn check(
         });
     }
     let mut guarded = vec![
-        Guarded {
-            path: resolve::physical_from_cwd(env.source())?,
-            what: "the envelope itself",
-        },
-        Guarded {
-            path: resolve::physical_from_cwd(&default_baseline_path(env.source()))?,
-            what: "the envelope's protected-file baseline",
-        },
+        Guarded::new(
+            resolve::physical_from_cwd(env.source())?,
+            "the envelope itself",
+        ),
+        Guarded::new(
+            resolve::physical_from_cwd(&default_baseline_path(env.source()))?,
+            "the envelope's protected-file baseline",
+        ),
     ];
     if let Some(j) = &req.journal {
-        guarded.push(Guarded {
-            path: resolve::physical_from_cwd(j)?,
-            what: "the budget journal",
-        });
+        guarded.push(Guarded::new(
+            resolve::physical_from_cwd(j)?,
+            "the budget journal",
+        ));
     }
 
     let mut findings = Vec::new();
@@ -255,182 +272,11 @@ pub fn check(
     })
 }
 
-fn judge_path(
-    env: &ValidEnvelope,
-    req: &CheckRequest,
-    guarded: &[Guarded],
-    loc: &Located,
-    out: &mut Vec<Finding>,
-) -> Result<(), EnvelopeError> {
-    let given = &loc.given;
-    let root = escape_bytes_for_display(req.root.canonical().as_os_str().as_encoded_bytes());
-    let same = loc.lexical == loc.physical;
-    let forms: &[(&Place, bool)] = if same {
-        &[(&loc.lexical, false)]
-    } else {
-        &[(&loc.lexical, false), (&loc.physical, true)]
-    };
-    for &(place, physical) in forms {
-        let rel = match place {
-            Place::Outside(abs) => {
-                let abs = escape_bytes_for_display(abs.as_os_str().as_encoded_bytes());
-                let message = if physical {
-                    format!("`{given}` resolves to `{abs}`, outside the root `{root}`")
-                } else {
-                    format!("`{given}` lies outside the root `{root}`")
-                };
-                out.push(Finding::error(
-                    EnvelopeCode::PathOutsideRoot,
-                    given,
-                    message,
-                ));
-                continue;
-            }
-            // The root folder itself is `.` to the globs.
-            Place::Inside(rel) if rel.is_empty() => ".",
-            Place::Inside(rel) => rel.as_str(),
-        };
-        let who = if physical {
-            format!("`{given}` resolves to `{}`, which", place.display())
-        } else {
-            format!("`{given}`")
-        };
-        if env.allow.first_match(rel).is_none() {
-            out.push(Finding::error(
-                EnvelopeCode::PathNotAllowed,
-                given,
-                format!("{who} matches no `allow_paths` glob"),
-            ));
-        }
-        if let Some(m) = env.deny.covering(rel) {
-            out.push(Finding::error(
-                EnvelopeCode::PathDenied,
-                given,
-                covered(&who, rel, &m.matched, "deny", m.glob),
-            ));
-        }
-        if req.op.is_mutating()
-            && let Some(m) = env.protected.covering(rel)
-        {
-            out.push(Finding::error(
-                EnvelopeCode::PathProtected,
-                given,
-                covered(&who, rel, &m.matched, "protected", m.glob),
-            ));
-        }
-    }
-    if req.op.is_mutating() {
-        for g in guarded {
-            for (abs, physical) in [(&loc.lexical_abs, false), (&loc.physical_abs, true)] {
-                let who = if physical && !same {
-                    format!("`{given}` resolves to a path that")
-                } else {
-                    format!("`{given}`")
-                };
-                let message = if *abs == g.path {
-                    format!("{who} is {}; no op may change it", g.what)
-                } else if req.op.is_recursive() && g.path.starts_with(abs) {
-                    format!("{who} contains {}; no op may change it", g.what)
-                } else {
-                    continue;
-                };
-                out.push(Finding::error(EnvelopeCode::PathProtected, given, message));
-            }
-        }
-    }
-    if req.op.is_recursive()
-        && loc.is_dir
-        && let Place::Inside(rel) = &loc.physical
-    {
-        judge_contents(env, &loc.physical_abs, rel, given, out)?;
-    }
-    Ok(())
-}
-
-fn covered(who: &str, rel: &str, matched: &str, kind: &str, glob: &str) -> String {
-    if matched == rel {
-        format!("{who} matches {kind} glob `{}`", escape_for_display(glob))
-    } else {
-        format!(
-            "{who} lies under `{}`, which matches {kind} glob `{}`",
-            escape_for_display(matched),
-            escape_for_display(glob)
-        )
-    }
-}
-
-/// `delete` and `rename` of a folder act on everything inside it: judge each entry (without
-/// following links) against deny and protected globs. A matching folder is reported once.
-fn judge_contents(
-    env: &ValidEnvelope,
-    dir: &Path,
-    rel: &str,
-    given: &str,
-    out: &mut Vec<Finding>,
-) -> Result<(), EnvelopeError> {
-    let mut walk = walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter();
-    while let Some(entry) = walk.next() {
-        let entry = entry.map_err(|e| EnvelopeError::Resolve {
-            given: given.to_owned(),
-            reason: format!("cannot walk the folder's contents: {e}"),
-        })?;
-        let sub = entry
-            .path()
-            .strip_prefix(dir)
-            .ok()
-            .and_then(Path::to_str)
-            .ok_or_else(|| EnvelopeError::Resolve {
-                given: given.to_owned(),
-                reason: format!(
-                    "`{}` inside it is not valid UTF-8, so globs cannot judge it",
-                    escape_bytes_for_display(entry.path().as_os_str().as_encoded_bytes())
-                ),
-            })?;
-        let full = if rel.is_empty() || rel == "." {
-            sub.to_owned()
-        } else {
-            format!("{rel}/{sub}")
-        };
-        let mut hit = false;
-        for (globs, code, kind) in [
-            (&env.deny, EnvelopeCode::PathDenied, "deny"),
-            (&env.protected, EnvelopeCode::PathProtected, "protected"),
-        ] {
-            // Only matches at or below this entry: the folder's own ancestors were judged.
-            if let Some(m) = globs
-                .covering(&full)
-                .filter(|m| m.matched != "." && m.matched.len() > rel.len())
-            {
-                let mut message = String::new();
-                let _ = write!(
-                    message,
-                    "`{given}` contains `{}`, which matches {kind} glob `{}`",
-                    escape_for_display(&full),
-                    escape_for_display(m.glob)
-                );
-                out.push(Finding::error(code, given, message));
-                hit = true;
-            }
-        }
-        if hit && entry.file_type().is_dir() {
-            walk.skip_current_dir();
-        }
-    }
-    Ok(())
-}
-
 impl Render for CheckReport {
-    fn schema(&self) -> &'static str {
-        super::SCHEMA
-    }
-
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(self.allowed())
-    }
+    crate::render_head!(super::SCHEMA, |r: &Self| crate::output::verdict(
+        &r.findings,
+        false
+    ));
 
     fn to_json(&self) -> Map<String, Value> {
         let paths: Vec<Value> = self
@@ -556,6 +402,7 @@ mod tests {
                 cost: Usd::parse(cost).unwrap(),
                 root: Root::open(&self.root).unwrap(),
                 journal: None,
+                record: false,
             };
             check(&self.env, &req, Usd::parse(spent).unwrap()).unwrap()
         }
@@ -573,7 +420,7 @@ mod tests {
         let w = world();
         let r = w.run(Op::Write, &["src/a.rs", "src/new.rs"], "0.5", "0.5");
         assert!(r.allowed(), "{:?}", r.findings);
-        assert_eq!(r.status(), ExitStatus::Pass);
+        assert_eq!(r.status(), crate::exit::ExitStatus::Pass);
     }
 
     #[test]
@@ -588,6 +435,7 @@ mod tests {
             cost: Usd::ZERO,
             root: Root::open(dir.path()).unwrap(),
             journal: None,
+            record: false,
         };
         let r = check(&env, &req, Usd::ZERO).unwrap();
         assert!(
@@ -652,6 +500,7 @@ mod tests {
             cost: Usd::ZERO,
             root: Root::open(dir.path()).unwrap(),
             journal: None,
+            record: false,
         };
         let r = check(&env, &req, Usd::ZERO).unwrap();
         let denied = r
@@ -757,6 +606,7 @@ mod tests {
             cost: Usd::parse("0.01").unwrap(),
             root: Root::open(&dir.path().join(".")).unwrap(),
             journal: None,
+            record: false,
         };
         let r = check(&env, &req, Usd::ZERO).unwrap();
         let codes: Vec<_> = r.findings.iter().map(|f| f.code).collect();
@@ -782,11 +632,37 @@ mod tests {
             cost: Usd::ZERO,
             root: Root::open(&w.root).unwrap(),
             journal: None,
+            record: false,
         };
         assert!(check(&w.env, &req, Usd::ZERO).is_err());
         req.paths.push(PathBuf::from("src/a.rs"));
         req.cost = Usd::parse("-1").unwrap();
         assert!(check(&w.env, &req, Usd::ZERO).is_err());
+    }
+
+    #[test]
+    fn decide_takes_the_budget_from_the_journal_or_refuses_to_guess() {
+        let w = world();
+        let mut req = CheckRequest {
+            op: Op::Read,
+            paths: vec![PathBuf::from("src/a.rs")],
+            cost: Usd::parse("0.5").unwrap(),
+            root: Root::open(&w.root).unwrap(),
+            journal: None,
+            record: false,
+        };
+        let clock = crate::clock::FixedClock(std::time::UNIX_EPOCH);
+        assert_eq!(decide(&w.env, &req, &clock).unwrap().spent, Usd::ZERO);
+        req.record = true;
+        let err = decide(&w.env, &req, &clock).unwrap_err().to_string();
+        assert!(err.contains("needs a budget journal"), "{err}");
+        // A journal that does not exist: the spent budget is unknown, not zero.
+        req.journal = Some(w.root.join("missing.jsonl"));
+        req.record = false;
+        assert!(matches!(
+            decide(&w.env, &req, &clock),
+            Err(EnvelopeError::JournalMissing { .. })
+        ));
     }
 
     #[test]

@@ -7,6 +7,37 @@ use std::path::PathBuf;
 
 use crate::fsutil::FsError;
 
+/// ` at line L, column C`, or nothing when the position is unknown.
+fn at_text(at: Option<(u64, u64)>) -> String {
+    at.map(|(l, c)| format!(" at line {l}, column {c}"))
+        .unwrap_or_default()
+}
+
+impl EnvelopeError {
+    /// Where in the envelope file the error points, when it is about the file's content.
+    pub fn location(&self) -> Option<crate::report::Location> {
+        let (Self::Parse { path, at, .. }
+        | Self::Field { path, at, .. }
+        | Self::Glob { path, at, .. }) = self
+        else {
+            return None;
+        };
+        let (line, column) = (*at)?;
+        Some(crate::report::Location {
+            file: Some(crate::report::escape_bytes_for_display(
+                path.as_os_str().as_encoded_bytes(),
+            )),
+            line: Some(line),
+            column: Some(column),
+            field: match self {
+                Self::Field { field, .. } | Self::Glob { field, .. } => Some(format!("/{field}")),
+                _ => None,
+            },
+            ..crate::report::Location::default()
+        })
+    }
+}
+
 /// Why an envelope command could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
@@ -16,33 +47,38 @@ pub enum EnvelopeError {
 
     /// The envelope file is not valid JSON or does not have the envelope's shape (this is
     /// where unknown and missing fields are reported).
-    #[error("invalid envelope `{}`: {source}\nhelp: an envelope is `{{\"allow_ops\": [], \"allow_paths\": [], \"deny_paths\": [], \"protected_paths\": [], \"max_budget_usd\": 0}}` (see docs/envelope.md)", path.display())]
+    #[error("invalid envelope `{}`{}: {reason}\nhelp: an envelope is `{{\"allow_ops\": [], \"allow_paths\": [], \"deny_paths\": [], \"protected_paths\": [], \"max_budget_usd\": 0}}` (see docs/envelope.md)", path.display(), at_text(*at))]
     Parse {
         /// The envelope file.
         path: PathBuf,
-        /// serde's description, which names the field.
-        #[source]
-        source: serde_json::Error,
+        /// Where serde stopped: 1-based line and column.
+        at: Option<(u64, u64)>,
+        /// serde's description (without its position), which names the field.
+        reason: String,
     },
 
     /// A field has the right JSON type but a value the envelope refuses.
-    #[error("invalid envelope `{}`: field `{field}`: {reason}", path.display())]
+    #[error("invalid envelope `{}`{}: field `{field}`: {reason}", path.display(), at_text(*at))]
     Field {
         /// The envelope file.
         path: PathBuf,
         /// The field at fault.
         field: &'static str,
+        /// Where the offending value is: 1-based line and column.
+        at: Option<(u64, u64)>,
         /// Why it was refused (may carry a `help:` line).
         reason: String,
     },
 
     /// A glob does not compile or can never match a root-relative path.
-    #[error("invalid envelope `{}`: field `{field}`: bad glob `{glob}`: {reason}", path.display())]
+    #[error("invalid envelope `{}`{}: field `{field}`: bad glob `{glob}`: {reason}", path.display(), at_text(*at))]
     Glob {
         /// The envelope file.
         path: PathBuf,
         /// The field holding the glob.
         field: &'static str,
+        /// Where the glob is written: 1-based line and column.
+        at: Option<(u64, u64)>,
         /// The glob as written (escaped for display).
         glob: String,
         /// Why it was refused (may carry a `help:` line).

@@ -18,8 +18,9 @@ use std::sync::OnceLock;
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use unicode_normalization::UnicodeNormalization;
 
-/// Why a glob was refused: the glob and the reason (which may carry a `help:` line).
-pub(crate) type GlobRefusal = (String, String);
+/// Why a glob was refused: its index in the list, the glob, and the reason (which may carry
+/// a `help:` line).
+pub(crate) type GlobRefusal = (usize, String, String);
 
 fn check_shape(glob: &str) -> Result<(), String> {
     if glob.is_empty() {
@@ -133,13 +134,16 @@ fn literal_ends(pattern: &str, ascii_only: bool) -> (String, String) {
 fn compile(patterns: &[String], case_insensitive: bool) -> Result<Vec<LazyGlob>, GlobRefusal> {
     patterns
         .iter()
-        .map(|p| LazyGlob::new(p, case_insensitive, true).map_err(|reason| (p.clone(), reason)))
+        .enumerate()
+        .map(|(i, p)| {
+            LazyGlob::new(p, case_insensitive, true).map_err(|reason| (i, p.clone(), reason))
+        })
         .collect()
 }
 
 fn validate(patterns: &[String]) -> Result<(), GlobRefusal> {
-    for p in patterns {
-        check_shape(p).map_err(|reason| (p.clone(), reason))?;
+    for (i, p) in patterns.iter().enumerate() {
+        check_shape(p).map_err(|reason| (i, p.clone(), reason))?;
     }
     Ok(())
 }
@@ -147,7 +151,7 @@ fn validate(patterns: &[String]) -> Result<(), GlobRefusal> {
 /// NFC, Unicode lower case, `ſ` → `s` (the one lower-case letter whose case fold is ASCII
 /// but which lower-casing keeps), NFC again (lower-casing can decompose, e.g. `İ`). Applied
 /// to both the glob and the path, so neither spelling nor case decides a deny.
-fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
         return s.to_owned();
     }
@@ -209,11 +213,12 @@ impl FuzzyGlobs {
         let exact = compile(&patterns, false)?;
         let folded = patterns
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(i, p)| {
                 let f = fold(p);
                 // Same text as the original, which parsed: parse on first use.
                 let parse_now = f != *p;
-                LazyGlob::new(&f, true, parse_now).map_err(|reason| (p.clone(), reason))
+                LazyGlob::new(&f, true, parse_now).map_err(|reason| (i, p.clone(), reason))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -253,6 +258,52 @@ impl FuzzyGlobs {
     pub(crate) fn patterns(&self) -> &[String] {
         &self.patterns
     }
+
+    /// The first glob that may match something strictly beneath the folder `dir` (`.` for
+    /// the root), compared case-insensitively after NFC as [`Self::covering`] does. A folder
+    /// holding a protected path is one a mutating op must not touch: changing its mode, or
+    /// replacing it, changes what lies beneath. Decided from the glob's text, not from the
+    /// files that exist now, so a folder that does not hold a match *yet* is judged too.
+    /// Fails closed: a component that cannot be judged on its own (a `{…}` spanning a `/`)
+    /// counts as matching.
+    pub(crate) fn beneath(&self, dir: &str) -> Option<&str> {
+        let folded_dir = fold(dir);
+        let dir_parts: Vec<&str> = if dir.is_empty() || dir == "." {
+            Vec::new()
+        } else {
+            folded_dir.split('/').collect()
+        };
+        self.patterns.iter().map(String::as_str).find(|p| {
+            *p != "." && {
+                let folded = fold(p);
+                let parts: Vec<&str> = folded.split('/').collect();
+                prefix_may_match(&parts, &dir_parts)
+            }
+        })
+    }
+}
+
+/// `true` when a path made of `dir` followed by at least one more component can match the
+/// glob made of `glob` components.
+fn prefix_may_match(glob: &[&str], dir: &[&str]) -> bool {
+    match (glob.split_first(), dir.split_first()) {
+        // `**` absorbs the rest of the folder and whatever lies beneath it; or the folder is
+        // used up and the glob wants more: something beneath can match.
+        (Some((&"**", _)), _) | (Some(_), None) => true,
+        (None, _) => false,
+        (Some((g, g_rest)), Some((d, d_rest))) => {
+            component_matches(g, d) && prefix_may_match(g_rest, d_rest)
+        }
+    }
+}
+
+/// One folded glob component against one folded path component.
+fn component_matches(glob: &str, name: &str) -> bool {
+    let is_meta = |c: char| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
+    if !glob.contains(is_meta) {
+        return glob == name;
+    }
+    LazyGlob::builder(glob, true).map_or(true, |g| g.compile_matcher().is_match(name))
 }
 
 #[cfg(test)]
@@ -278,7 +329,7 @@ mod tests {
             "", "/etc/**", "dir/", "a/../b", "./a", "a//b", "a/[b", "{a,b",
         ] {
             let err = ExactGlobs::new(v(&[bad])).unwrap_err();
-            assert_eq!(err.0, bad);
+            assert_eq!((err.0, err.1.as_str()), (0, bad));
             assert!(FuzzyGlobs::new(v(&[bad])).is_err(), "{bad:?}");
         }
     }
@@ -375,6 +426,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn beneath_finds_folders_that_hold_a_possible_match() {
+        let g = FuzzyGlobs::new(v(&["ci/**", "docs/policy.md", "x/[ab]*/y"])).unwrap();
+        assert_eq!(g.beneath("ci"), Some("ci/**"));
+        assert_eq!(g.beneath("CI"), Some("ci/**"));
+        assert_eq!(g.beneath("."), Some("ci/**"));
+        assert_eq!(g.beneath("docs"), Some("docs/policy.md"));
+        assert_eq!(g.beneath("docs/policy.md"), None);
+        assert_eq!(g.beneath("x/ab"), Some("x/[ab]*/y"));
+        assert_eq!(g.beneath("x/c"), None);
+        assert_eq!(g.beneath("src"), None);
+        let anywhere = FuzzyGlobs::new(v(&["**/*.lock"])).unwrap();
+        assert_eq!(anywhere.beneath("src/deep"), Some("**/*.lock"));
+        assert_eq!(FuzzyGlobs::new(v(&["."])).unwrap().beneath("."), None);
     }
 
     #[test]

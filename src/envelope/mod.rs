@@ -5,6 +5,8 @@
 //! - An envelope file is parsed strictly ([`policy`]): unknown fields, unknown ops, malformed
 //!   or never-matching globs and a missing, ill-typed or negative budget are errors, never
 //!   defaults. What survives is a [`ValidEnvelope`].
+//! - [`decide`] chooses where the spent budget comes from (none, the journal, or the journal
+//!   under its lock with the decision recorded) and calls [`check`].
 //! - [`check`] judges a [`CheckRequest`] (op, paths, cost) against a [`ValidEnvelope`] and the
 //!   budget already spent, and returns a [`CheckReport`] listing *every* reason for denial as
 //!   a [`Finding`](crate::report::Finding) with a stable [`EnvelopeCode`]. The verdict is
@@ -22,18 +24,20 @@ mod check;
 mod codes;
 mod error;
 mod globs;
+mod judge;
+mod locate;
 pub mod policy;
 pub mod protect;
 pub mod resolve;
 mod usd;
 
 pub use budget::{COST_KEY, journal_amount, spent_from_outputs, spent_in_journal};
-pub use check::{CheckReport, CheckRequest, PathVerdict, check, check_and_record};
+pub use check::{CheckReport, CheckRequest, PathVerdict, check, check_and_record, decide};
 pub use codes::EnvelopeCode;
 pub use error::EnvelopeError;
-pub use policy::{Op, ValidEnvelope};
+pub use policy::{Op, Refusal, ValidEnvelope};
 pub use protect::{
-    Baseline, SnapshotReport, VerifyReport, default_baseline_path, snapshot, verify,
+    Baseline, ProtectVerifyReport, SnapshotReport, default_baseline_path, snapshot, verify,
 };
 pub use resolve::Root;
 pub use usd::Usd;

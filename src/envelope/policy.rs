@@ -16,12 +16,13 @@ use serde_json::Value;
 
 use super::EnvelopeError;
 use super::globs::{ExactGlobs, FuzzyGlobs, GlobRefusal};
+use super::locate;
 use super::usd::Usd;
 use crate::fsutil;
 use crate::report::escape_for_display;
 
-/// The operation vocabulary (also the `--op` values on the command line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+/// The operation vocabulary (the command line maps its own `--op` values onto it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     /// Read a file's content.
     Read,
@@ -129,6 +130,45 @@ pub struct RawEnvelope {
     pub max_budget_usd: Value,
 }
 
+/// Why a raw envelope is refused: the field, the array element and (for a glob) the glob.
+/// [`Refusal::locate`] turns it into an [`EnvelopeError`] pointing into the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The envelope file.
+    pub path: PathBuf,
+    /// The field at fault.
+    pub field: &'static str,
+    /// The element of the field's array, when one is at fault.
+    pub index: Option<usize>,
+    /// The glob (escaped for display), for a bad glob.
+    pub glob: Option<String>,
+    /// Why (may carry a `help:` line).
+    pub reason: String,
+}
+
+impl Refusal {
+    /// The error, with the line and column of the offending value in `bytes` (the envelope's
+    /// text).
+    pub fn locate(self, bytes: &[u8]) -> EnvelopeError {
+        let at = locate::value_at(bytes, self.field, self.index);
+        match self.glob {
+            Some(glob) => EnvelopeError::Glob {
+                path: self.path,
+                field: self.field,
+                at,
+                glob,
+                reason: self.reason,
+            },
+            None => EnvelopeError::Field {
+                path: self.path,
+                field: self.field,
+                at,
+                reason: self.reason,
+            },
+        }
+    }
+}
+
 /// A validated envelope: known ops, compiled globs, an exact non-negative budget.
 #[derive(Debug, Clone)]
 pub struct ValidEnvelope {
@@ -148,34 +188,44 @@ impl ValidEnvelope {
     }
 
     /// Validate envelope bytes; `source` names the file in errors and is remembered as the
-    /// envelope's own location (always protected).
+    /// envelope's own location (always protected). Every error about the content points at
+    /// the line and column of the offending value.
     pub fn parse(bytes: &[u8], source: &Path) -> Result<Self, EnvelopeError> {
-        let raw: RawEnvelope = serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Parse {
-            path: source.to_path_buf(),
-            source: e,
+        let raw: RawEnvelope = serde_json::from_slice(bytes).map_err(|e| {
+            let text = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let at = (e.line() > 0).then(|| (e.line() as u64, e.column() as u64));
+            EnvelopeError::Parse {
+                path: source.to_path_buf(),
+                at,
+                reason: text.strip_suffix(&suffix).unwrap_or(&text).to_owned(),
+            }
         })?;
-        Self::validate(raw, source)
+        Self::validate(raw, source).map_err(|e| e.locate(bytes))
     }
 
-    /// Turn a raw envelope into a valid one, or name the field at fault.
-    pub fn validate(raw: RawEnvelope, source: &Path) -> Result<Self, EnvelopeError> {
-        let field = |field: &'static str, reason: String| EnvelopeError::Field {
+    /// Turn a raw envelope into a valid one, or name the field (and the element) at fault.
+    pub fn validate(raw: RawEnvelope, source: &Path) -> Result<Self, Refusal> {
+        let field = |field: &'static str, index: Option<usize>, reason: String| Refusal {
             path: source.to_path_buf(),
             field,
+            index,
+            glob: None,
             reason,
         };
         let mut allow_ops = BTreeSet::new();
-        for op in &raw.allow_ops {
+        for (i, op) in raw.allow_ops.iter().enumerate() {
             allow_ops.insert(
                 op.parse::<Op>()
-                    .map_err(|reason| field("allow_ops", reason))?,
+                    .map_err(|reason| field("allow_ops", Some(i), reason))?,
             );
         }
         let glob_err = |field: &'static str| {
-            move |(glob, reason): GlobRefusal| EnvelopeError::Glob {
+            move |(index, glob, reason): GlobRefusal| Refusal {
                 path: source.to_path_buf(),
                 field,
-                glob: escape_for_display(&glob),
+                index: Some(index),
+                glob: Some(escape_for_display(&glob)),
                 reason,
             }
         };
@@ -184,10 +234,11 @@ impl ValidEnvelope {
         let protected =
             FuzzyGlobs::new(raw.protected_paths).map_err(glob_err("protected_paths"))?;
         let max_budget = Usd::from_json(&raw.max_budget_usd)
-            .map_err(|reason| field("max_budget_usd", reason))?;
+            .map_err(|reason| field("max_budget_usd", None, reason))?;
         if max_budget.is_negative() {
             return Err(field(
                 "max_budget_usd",
+                None,
                 format!("negative budget `{max_budget}`\nhelp: use `0` to allow no spending"),
             ));
         }
@@ -321,6 +372,42 @@ mod tests {
             err.contains("field `protected_paths`: bad glob `/abs/**`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_value() {
+        let text = "{\"allow_ops\": [\"read\",\n  \"chown\"], \"allow_paths\": [],\n \"deny_paths\": [\"a\", \"b/[x\"], \"protected_paths\": [], \"max_budget_usd\": -2}";
+        let err = parse(text).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("at line 2, column 3: field `allow_ops`: unknown op `chown`"),
+            "{err}"
+        );
+        let loc = err.location().unwrap();
+        assert_eq!(
+            (loc.line, loc.column, loc.field.as_deref()),
+            (Some(2), Some(3), Some("/allow_ops"))
+        );
+        let err = parse(&text.replace("chown", "write"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at line 3, column 22: field `deny_paths`: bad glob `b/[x`"),
+            "{err}"
+        );
+        let err = parse(&text.replace("chown", "write").replace("b/[x", "b"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at line 3, column 69: field `max_budget_usd`: negative"),
+            "{err}"
+        );
+        let err = parse("{\n\n  \"allow_opz\": []}").unwrap_err().to_string();
+        assert!(
+            err.contains("at line 3, column 13: unknown field `allow_opz`"),
+            "{err}"
+        );
+        assert!(!err.contains("column 13 at line"), "{err}");
     }
 
     #[test]

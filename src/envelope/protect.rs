@@ -32,7 +32,7 @@ use crate::exit::ExitStatus;
 use crate::fsutil::{self, FsError, IoContext};
 use crate::hash::{self, Sha256Digest};
 use crate::output::{Render, Style};
-use crate::report::{Finding, all_clear, escape_bytes_for_display, escape_for_display};
+use crate::report::{Finding, escape_bytes_for_display, escape_for_display};
 
 /// The baseline's schema tag.
 pub const BASELINE_SCHEMA: &str = "vaultgate/envelope-baseline/v1";
@@ -87,7 +87,7 @@ pub struct SnapshotReport {
 
 /// What `protect verify` found.
 #[derive(Debug, Clone)]
-pub struct VerifyReport {
+pub struct ProtectVerifyReport {
     /// The baseline compared against.
     pub baseline_path: PathBuf,
     /// How many files were compared (baseline ∪ current).
@@ -151,7 +151,7 @@ pub fn verify(
     env: &ValidEnvelope,
     root: &Root,
     baseline_path: &Path,
-) -> Result<VerifyReport, EnvelopeError> {
+) -> Result<ProtectVerifyReport, EnvelopeError> {
     let baseline = read_baseline(baseline_path)?;
     let (_, current) = scan(env, root, baseline_path)?;
     let mut findings = Vec::new();
@@ -196,7 +196,7 @@ pub fn verify(
             format!("protected `{shown}` appeared since the baseline ({why})"),
         ));
     }
-    Ok(VerifyReport {
+    Ok(ProtectVerifyReport {
         baseline_path: baseline_path.to_path_buf(),
         checked,
         findings,
@@ -303,13 +303,7 @@ fn scan(env: &ValidEnvelope, root: &Root, baseline_path: &Path) -> Result<Scan, 
 }
 
 impl Render for SnapshotReport {
-    fn schema(&self) -> &'static str {
-        super::SCHEMA
-    }
-
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(super::SCHEMA, crate::output::passes);
 
     fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
@@ -350,14 +344,11 @@ impl Render for SnapshotReport {
     }
 }
 
-impl Render for VerifyReport {
-    fn schema(&self) -> &'static str {
-        super::SCHEMA
-    }
-
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(all_clear(&self.findings))
-    }
+impl Render for ProtectVerifyReport {
+    crate::render_head!(super::SCHEMA, |r: &Self| crate::output::verdict(
+        &r.findings,
+        false
+    ));
 
     fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
@@ -425,7 +416,7 @@ mod tests {
         (dir, root, env, r)
     }
 
-    fn codes(r: &VerifyReport) -> Vec<(&'static str, String)> {
+    fn codes(r: &ProtectVerifyReport) -> Vec<(&'static str, String)> {
         r.findings
             .iter()
             .map(|f| (f.code, f.subject.clone()))

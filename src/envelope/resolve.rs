@@ -102,6 +102,8 @@ pub struct Located {
     pub physical_abs: PathBuf,
     /// The physical path is an existing folder.
     pub is_dir: bool,
+    /// The physical path exists (as anything).
+    pub exists: bool,
 }
 
 /// Locate `path` (relative to the root, or absolute) both lexically and physically.
@@ -119,7 +121,7 @@ pub fn locate(root: &Root, path: &Path) -> Result<Located, EnvelopeError> {
     } else {
         root.canonical.clone()
     };
-    let (physical_abs, is_dir) = physical(start, path, &given)?;
+    let (physical_abs, is_dir, exists) = physical(start, path, &given)?;
     Ok(Located {
         lexical: root.inside(&lexical_abs, true)?,
         physical: root.inside(&physical_abs, false)?,
@@ -127,6 +129,7 @@ pub fn locate(root: &Root, path: &Path) -> Result<Located, EnvelopeError> {
         lexical_abs,
         physical_abs,
         is_dir,
+        exists,
     })
 }
 
@@ -142,7 +145,7 @@ pub fn physical_from_cwd(path: &Path) -> Result<PathBuf, EnvelopeError> {
             reason: format!("cannot read the working directory: {e}"),
         })?
     };
-    physical(start, path, &given).map(|(p, _)| p)
+    physical(start, path, &given).map(|(p, _, _)| p)
 }
 
 /// Lexical normalisation of an absolute path: drop `.`, let `..` remove the previous component
@@ -161,7 +164,12 @@ pub fn normalise(abs: &Path) -> PathBuf {
     out
 }
 
-fn physical(start: PathBuf, path: &Path, given: &str) -> Result<(PathBuf, bool), EnvelopeError> {
+/// The physical path, whether it is an existing folder, and whether it exists.
+fn physical(
+    start: PathBuf,
+    path: &Path,
+    given: &str,
+) -> Result<(PathBuf, bool, bool), EnvelopeError> {
     let fail = |reason: String| EnvelopeError::Resolve {
         given: given.to_owned(),
         reason,
@@ -231,7 +239,7 @@ fn physical(start: PathBuf, path: &Path, given: &str) -> Result<(PathBuf, bool),
             }
         }
     }
-    Ok((cur, is_dir && !missing))
+    Ok((cur, is_dir && !missing, !missing))
 }
 
 fn components(path: &Path) -> VecDeque<OsString> {

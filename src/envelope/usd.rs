@@ -149,6 +149,14 @@ impl Usd {
     }
 }
 
+impl std::str::FromStr for Usd {
+    type Err = String;
+    /// [`Usd::parse`]: an exact decimal with at most nine places, never rounded.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
 impl fmt::Display for Usd {
     /// Shortest exact decimal: `0`, `1.5`, `0.000000001`, `-2`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

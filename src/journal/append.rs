@@ -13,8 +13,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::record::{NewStep, Record, check_timestamp};
-use super::{JournalError, scan};
+use super::record::{Lines, NewStep, Record, check_timestamp};
+use super::{JournalError, report, scan};
 use crate::canon;
 use crate::clock::{self, Clock};
 use crate::fsutil::{self, FsError, IoContext};
@@ -98,18 +98,29 @@ fn prepare(path: &Path, step: NewStep, clock: &dyn Clock) -> Result<Prepared, Jo
 /// as written. Refuses (and changes nothing) when the journal does not verify, the step id is
 /// taken, or the step is invalid.
 pub fn append(path: &Path, step: NewStep, clock: &dyn Clock) -> Result<Record, JournalError> {
+    append_with(path, step, Lines::Canonical, clock).map(|(rec, _)| rec)
+}
+
+/// [`append`], accepting earlier lines in the spellings `lines` allows. Returns the record as
+/// written (always canonical) and the warnings about lines accepted by [`Lines::Any`].
+pub fn append_with(
+    path: &Path,
+    step: NewStep,
+    lines: Lines,
+    clock: &dyn Clock,
+) -> Result<(Record, Vec<crate::report::Finding>), JournalError> {
     let prepared = prepare(path, step, clock)?;
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(rec) = create_with_first(path, &prepared)? {
-                return Ok(rec);
+                return Ok((rec, Vec::new()));
             }
             // Another process created it first: append behind its record.
         }
         Err(e) => return Err(FsError::new("inspect", path, e).into()),
         Ok(_) => {}
     }
-    append_locked(path, &prepared)
+    append_locked(path, &prepared, lines)
 }
 
 fn bad_step(path: &Path, e: &canon::CanonError) -> JournalError {
@@ -148,13 +159,24 @@ fn create_with_first(path: &Path, prepared: &Prepared) -> Result<Option<Record>,
     Ok(Some(rec))
 }
 
-fn append_locked(path: &Path, prepared: &Prepared) -> Result<Record, JournalError> {
+fn append_locked(
+    path: &Path,
+    prepared: &Prepared,
+    lines: Lines,
+) -> Result<(Record, Vec<crate::report::Finding>), JournalError> {
     let file = open_locked(path)?;
-    let found = scan::scan(&mut &file, scan::Depth::Head, false, &[]).ctx("read", path)?;
-    if let Some(issue) = found.issues.first() {
-        return Err(JournalError::from_issue(path, issue));
+    let name = report::show_path(path);
+    let opts = scan::ScanOptions {
+        depth: scan::Depth::Head,
+        lines,
+        ..scan::ScanOptions::full(&name)
+    };
+    let found = scan::scan(&mut &file, &opts).ctx("read", path)?;
+    if let Some(f) = found.first_error() {
+        return Err(JournalError::from_finding(path, f));
     }
-    write_locked(&file, path, &found, prepared)
+    let rec = write_locked(&file, path, &found, prepared)?;
+    Ok((rec, found.findings))
 }
 
 /// Open an existing journal for appending and take its exclusive lock.
@@ -183,11 +205,16 @@ where
     F: FnOnce(&[Record]) -> Result<(T, Option<NewStep>), E>,
 {
     let file = open_locked(path)?;
-    let found = scan::scan(&mut &file, scan::Depth::Full, true, &[])
+    let name = report::show_path(path);
+    let opts = scan::ScanOptions {
+        keep_records: true,
+        ..scan::ScanOptions::full(&name)
+    };
+    let found = scan::scan(&mut &file, &opts)
         .ctx("read", path)
         .map_err(JournalError::from)?;
-    if let Some(issue) = found.issues.first() {
-        return Err(JournalError::from_issue(path, issue).into());
+    if let Some(f) = found.first_error() {
+        return Err(JournalError::from_finding(path, f).into());
     }
     let (value, step) = decide(&found.records)?;
     let Some(step) = step else {

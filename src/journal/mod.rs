@@ -13,31 +13,42 @@
 //!   completely, earlier lines for framing and step ids), writes the line with one write, and on
 //!   any error truncates back to the length it found. A new journal appears atomically with
 //!   its first record (temp file + hard link), so no reader ever sees a half-created file.
+//! - [`Lines::Any`] (`--lines any` on verify, head and append) loosens only the spelling: a
+//!   strictly parsed record whose canonical bytes hash to its `entry_hash` is accepted, with a
+//!   `journal-not-canonical` *warning*; what is written is always canonical.
+//! - A refusal is a report, not an error: [`append_report`] and [`show_report`] return
+//!   [`Outcome::Refused`] for a journal that does not verify; an error means "could not run".
 //! - [`repair_torn_tail`] is the only operation that removes bytes: only a torn tail, only
 //!   after a full backup, never a tampered record.
 
 mod append;
+mod blocks;
 mod codes;
 mod fast;
 mod record;
+mod refusal;
 mod repair;
 mod report;
 mod scan;
+mod step_ids;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-pub use append::{append, append_decided};
+pub use append::{append, append_decided, append_with};
 pub use codes::JournalCode;
-pub use record::{NewStep, Record, check_timestamp, is_hash};
+pub use record::{Lines, NewStep, Record, check_timestamp, is_hash};
+pub use refusal::{Outcome, RefusalReport};
 pub use repair::repair_torn_tail;
 pub use report::{
-    AppendReport, HeadReport, RefusalReport, RepairOutcome, RepairReport, ShowReport, VerifyReport,
+    AppendReport, HeadReport, JournalVerifyReport, RepairOutcome, RepairReport, ShowReport,
 };
-pub use scan::{Issue, Torn};
+pub use scan::{Torn, line_of};
 
-use crate::clock::ClockError;
+use crate::clock::{Clock, ClockError};
 use crate::fsutil::{FsError, IoContext};
+use crate::hash::Sha256Digest;
+use crate::report::{Finding, escape_bytes_for_display};
 
 /// Why a journal operation could not complete.
 #[derive(Debug, thiserror::Error)]
@@ -129,36 +140,77 @@ impl From<FsError> for JournalError {
 }
 
 impl JournalError {
-    /// The error for the first issue of a scan.
-    fn from_issue(path: &Path, issue: &Issue) -> Self {
-        if issue.code == JournalCode::TornTail {
+    /// The error for the first failure of a scan.
+    fn from_finding(path: &Path, f: &Finding) -> Self {
+        let (line, offset) = scan::line_of(f);
+        if f.code == crate::report::FindingCode::as_str(JournalCode::TornTail) {
             Self::TornTail {
                 path: path.to_owned(),
-                line: issue.line,
-                offset: issue.offset,
-                message: issue.message.clone(),
+                line,
+                offset,
+                message: f.message.clone(),
             }
         } else {
             Self::Invalid {
                 path: path.to_owned(),
-                code: crate::report::FindingCode::as_str(issue.code),
-                line: issue.line,
-                offset: issue.offset,
-                message: issue.message.clone(),
+                code: f.code,
+                line,
+                offset,
+                message: f.message.clone(),
             }
         }
     }
 }
 
+/// One `--checkpoint N:HASH` pin: record N (1-based) must have this `entry_hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The 1-based record number.
+    pub record: usize,
+    /// Its `entry_hash`.
+    pub entry_hash: Sha256Digest,
+}
+
+impl std::str::FromStr for Checkpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (n, h) = s
+            .split_once(':')
+            .ok_or_else(|| format!("checkpoint `{}` is not `N:HASH`", display(s)))?;
+        let record: usize = n.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+            format!(
+                "checkpoint record number `{}` is not a positive integer",
+                display(n)
+            )
+        })?;
+        if !is_hash(h) {
+            return Err(format!(
+                "checkpoint hash `{}` is not 64 lowercase hex digits",
+                display(h)
+            ));
+        }
+        let entry_hash = h
+            .parse()
+            .map_err(|e: crate::hash::BadDigest| e.to_string())?;
+        Ok(Self { record, entry_hash })
+    }
+}
+
+fn display(s: &str) -> String {
+    escape_bytes_for_display(s.as_bytes())
+}
+
 /// What `journal verify` checks besides the journal itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VerifyOptions {
-    /// `(record number, entry_hash)` pins: record N (1-based) must have this hash.
-    pub checkpoints: Vec<(usize, String)>,
+pub struct JournalVerifyOptions {
+    /// Record pins.
+    pub checkpoints: Vec<Checkpoint>,
     /// The last record's `entry_hash`.
-    pub expect_head: Option<String>,
+    pub expect_head: Option<Sha256Digest>,
     /// The number of records.
     pub expect_count: Option<usize>,
+    /// Which spellings of a record are accepted.
+    pub lines: Lines,
 }
 
 fn open_shared(path: &Path) -> Result<File, JournalError> {
@@ -172,8 +224,16 @@ fn scan_file(
     path: &Path,
     keep: bool,
     pin: &[usize],
+    lines: Lines,
 ) -> Result<scan::Scan, JournalError> {
-    Ok(scan::scan(&mut &*file, scan::Depth::Full, keep, pin).ctx("read", path)?)
+    let name = report::show_path(path);
+    let opts = scan::ScanOptions {
+        keep_records: keep,
+        pin,
+        lines,
+        ..scan::ScanOptions::full(&name)
+    };
+    Ok(scan::scan(&mut &*file, &opts).ctx("read", path)?)
 }
 
 /// Every record of a journal that verifies completely, under a shared lock. Any torn tail or
@@ -181,96 +241,96 @@ fn scan_file(
 /// empty file is `Ok(vec![])`.
 pub fn read_verified(path: &Path) -> Result<Vec<Record>, JournalError> {
     let file = open_shared(path)?;
-    let scan = scan_file(&file, path, true, &[])?;
-    match scan.issues.first() {
-        Some(issue) => Err(JournalError::from_issue(path, issue)),
+    let scan = scan_file(&file, path, true, &[], Lines::Canonical)?;
+    match scan.first_error() {
+        Some(f) => Err(JournalError::from_finding(path, f)),
         None => Ok(scan.records),
     }
 }
 
 /// Verify journal bytes held in memory with every check [`verify`] makes on a file (no pins):
-/// the number of complete lines, the head, and the issues found (empty when valid). The entry
+/// the number of complete lines, the head, and the findings (empty when valid). The entry
 /// point of the `journal_parse` fuzz target.
-pub fn verify_bytes(bytes: &[u8]) -> (usize, Option<String>, Vec<Issue>) {
+pub fn verify_bytes(bytes: &[u8]) -> (usize, Option<String>, Vec<Finding>) {
     let mut reader: &[u8] = bytes;
-    match scan::scan(&mut reader, scan::Depth::Full, false, &[]) {
-        Ok(s) => (s.count, s.head, s.issues),
+    match scan::scan(&mut reader, &scan::ScanOptions::full("<bytes>")) {
+        Ok(s) => (s.count, s.head, s.findings),
         // Reading from a slice cannot fail; should it ever, report it rather than pass.
         Err(e) => (
             0,
             None,
-            vec![Issue {
-                code: JournalCode::LineInvalid,
-                line: 0,
-                offset: 0,
-                message: format!("cannot read the bytes: {e} (a bug in vaultgate)"),
-            }],
+            vec![Finding::error(
+                JournalCode::LineInvalid,
+                "<bytes>",
+                format!("cannot read the bytes: {e} (a bug in vaultgate)"),
+            )],
         ),
     }
 }
 
 /// Verify a journal under a shared lock, with optional pins. Findings are data: the report's
 /// status is the verdict. Errors mean the check could not run (missing file, I/O).
-pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport, JournalError> {
+pub fn verify(
+    path: &Path,
+    opts: &JournalVerifyOptions,
+) -> Result<JournalVerifyReport, JournalError> {
     let file = open_shared(path)?;
-    let pin: Vec<usize> = opts.checkpoints.iter().map(|(n, _)| *n).collect();
-    let mut scan = scan_file(&file, path, false, &pin)?;
+    let pin: Vec<usize> = opts.checkpoints.iter().map(|c| c.record).collect();
+    let mut scan = scan_file(&file, path, false, &pin, opts.lines)?;
     drop(file);
     apply_expectations(&mut scan, opts);
-    Ok(VerifyReport::new(path, scan))
+    Ok(JournalVerifyReport::new(path, scan, opts.lines))
 }
 
-fn apply_expectations(scan: &mut scan::Scan, opts: &VerifyOptions) {
+fn apply_expectations(scan: &mut scan::Scan, opts: &JournalVerifyOptions) {
     let count = scan.count;
-    for (n, want) in &opts.checkpoints {
-        match scan.pinned.get(n).cloned().flatten() {
-            _ if *n > count => scan.push(
+    let offset = scan.len;
+    for c in &opts.checkpoints {
+        let (n, want) = (c.record, c.entry_hash.to_hex());
+        match scan.pinned.get(&n).cloned().flatten() {
+            _ if n > count => scan.push(
                 JournalCode::CheckpointMissing,
-                *n,
-                scan.len,
+                n,
+                offset,
                 format!("the checkpoint pins record {n} but the journal has {count} complete records; it was truncated"),
             ),
-            Some(got) if got == *want => {}
-            Some(got) => {
-                let offset = scan.len;
-                scan.push(
-                    JournalCode::CheckpointMismatch,
-                    *n,
-                    offset,
-                    format!("record {n} has `entry_hash` `{got}`, the checkpoint pins `{want}`; the prefix was rewritten"),
-                );
-            }
-            None => {
-                let offset = scan.len;
-                scan.push(
-                    JournalCode::CheckpointMismatch,
-                    *n,
-                    offset,
-                    format!("record {n} is not a valid record, the checkpoint pins `{want}`"),
-                );
-            }
+            Some(got) if got == want => {}
+            Some(got) => scan.push(
+                JournalCode::CheckpointMismatch,
+                n,
+                offset,
+                format!("record {n} has `entry_hash` `{got}`, the checkpoint pins `{want}`; the prefix was rewritten"),
+            ),
+            None => scan.push(
+                JournalCode::CheckpointMismatch,
+                n,
+                offset,
+                format!("record {n} is not a valid record, the checkpoint pins `{want}`"),
+            ),
         }
     }
     if let Some(want) = opts
         .expect_head
-        .as_ref()
+        .map(|w| w.to_hex())
         .filter(|w| scan.head.as_deref() != Some(w.as_str()))
     {
         let got = scan.head.as_deref().unwrap_or("none");
         let message = format!("the head is `{got}`, expected `{want}`");
-        let offset = scan.len;
         scan.push(JournalCode::HeadMismatch, count, offset, message);
     }
     if let Some(want) = opts.expect_count.filter(|&w| w != count) {
-        let offset = scan.len;
         let message = format!("the journal has {count} records, expected {want}");
         scan.push(JournalCode::CountMismatch, count, offset, message);
     }
 }
 
 /// The record count and head hash of a journal that verifies (the value to pin in CI).
-pub fn head(path: &Path) -> Result<HeadReport, JournalError> {
-    let report = verify(path, &VerifyOptions::default())?;
+pub fn head(path: &Path, lines: Lines) -> Result<HeadReport, JournalError> {
+    let opts = JournalVerifyOptions {
+        lines,
+        ..JournalVerifyOptions::default()
+    };
+    let report = verify(path, &opts)?;
     Ok(HeadReport { verify: report })
 }
 
@@ -292,22 +352,29 @@ pub fn show(path: &Path, step_id: Option<&str>) -> Result<ShowReport, JournalErr
     })
 }
 
-/// Checkpoint pins parsed from `N:HASH`.
-pub fn parse_checkpoint(s: &str) -> Result<(usize, String), String> {
-    let (n, h) = s
-        .split_once(':')
-        .ok_or_else(|| format!("checkpoint `{s}` is not `N:HASH`"))?;
-    let n: usize = n
-        .parse()
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(|| format!("checkpoint record number `{n}` is not a positive integer"))?;
-    if !is_hash(h) {
-        return Err(format!(
-            "checkpoint hash `{h}` is not 64 lowercase hex digits"
-        ));
-    }
-    Ok((n, h.to_owned()))
+/// `journal show` as a verdict: a journal that does not verify is a refusal report (exit 1),
+/// not an error.
+pub fn show_report(
+    path: &Path,
+    step_id: Option<&str>,
+) -> Result<Outcome<ShowReport>, JournalError> {
+    Outcome::decide("show", show(path, step_id))
+}
+
+/// `journal append` as a verdict: appending to a journal that does not verify, or reusing a
+/// step id, is a refusal report (exit 1); only "could not run" is an error.
+pub fn append_report(
+    path: &Path,
+    step: NewStep,
+    lines: Lines,
+    clock: &dyn Clock,
+) -> Result<Outcome<AppendReport>, JournalError> {
+    let appended = append_with(path, step, lines, clock).map(|(record, warnings)| AppendReport {
+        path: path.to_owned(),
+        record,
+        warnings,
+    });
+    Outcome::decide("append", appended)
 }
 
 #[cfg(test)]
@@ -429,37 +496,43 @@ mod tests {
         let p = dir.path().join("j.jsonl");
         let a = append(&p, step("a"), &clock()).unwrap();
         let b = append(&p, step("b"), &clock()).unwrap();
-        let pin = |n, h: &str| VerifyOptions {
-            checkpoints: vec![(n, h.to_owned())],
-            ..VerifyOptions::default()
+        let pin = |n, h: &str| JournalVerifyOptions {
+            checkpoints: vec![Checkpoint {
+                record: n,
+                entry_hash: h.parse().unwrap(),
+            }],
+            ..JournalVerifyOptions::default()
         };
-        assert_eq!(verify(&p, &pin(2, &b.entry_hash)).unwrap().issue_total, 0);
+        assert_eq!(verify(&p, &pin(2, &b.entry_hash)).unwrap().finding_total, 0);
         let r = verify(&p, &pin(3, &b.entry_hash)).unwrap();
-        assert_eq!(r.issues[0].code, JournalCode::CheckpointMissing);
+        assert_eq!(r.findings[0].code, "journal-checkpoint-missing");
         let r = verify(&p, &pin(1, &b.entry_hash)).unwrap();
-        assert_eq!(r.issues[0].code, JournalCode::CheckpointMismatch);
+        assert_eq!(r.findings[0].code, "journal-checkpoint-mismatch");
         let r = verify(
             &p,
-            &VerifyOptions {
-                expect_head: Some(a.entry_hash.clone()),
+            &JournalVerifyOptions {
+                expect_head: Some(a.entry_hash.parse().unwrap()),
                 expect_count: Some(1),
-                ..VerifyOptions::default()
+                ..JournalVerifyOptions::default()
             },
         )
         .unwrap();
-        let codes: Vec<_> = r.issues.iter().map(|i| i.code).collect();
-        assert_eq!(
-            codes,
-            [JournalCode::HeadMismatch, JournalCode::CountMismatch]
-        );
+        let codes: Vec<_> = r.findings.iter().map(|i| i.code).collect();
+        assert_eq!(codes, ["journal-head-mismatch", "journal-count-mismatch"]);
     }
 
     #[test]
     fn checkpoint_syntax() {
         let h = "a".repeat(64);
-        assert_eq!(parse_checkpoint(&format!("3:{h}")), Ok((3, h.clone())));
-        assert!(parse_checkpoint(&format!("0:{h}")).is_err());
-        assert!(parse_checkpoint("3:abc").is_err());
-        assert!(parse_checkpoint(&h).is_err());
+        let c: Checkpoint = format!("3:{h}").parse().unwrap();
+        assert_eq!((c.record, c.entry_hash.to_hex()), (3, h.clone()));
+        for bad in [
+            format!("0:{h}"),
+            "3:abc".into(),
+            h.clone(),
+            format!("3:{}", h.to_uppercase()),
+        ] {
+            assert!(bad.parse::<Checkpoint>().is_err(), "{bad}");
+        }
     }
 }

@@ -4,11 +4,16 @@
 //! is the canonical form of the record, and `entry_hash` is the lowercase hex SHA-256 of the
 //! canonical bytes of the record without `entry_hash`.
 
+// A line's defect is a `Finding` (184 bytes) in `Err`: the rare path, built once per
+// defective line, so boxing it would only cost an allocation where it does not matter.
+#![allow(clippy::result_large_err)]
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::codes::JournalCode;
 use crate::canon;
+use crate::report::Finding;
 
 /// The nine keys of a record, in canonical (sorted) order.
 pub const KEYS: [&str; 9] = [
@@ -66,20 +71,22 @@ pub struct NewStep {
     pub completed_at: Option<String>,
 }
 
-/// Why one line is not a valid record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineIssue {
-    /// The finding code.
-    pub code: JournalCode,
-    /// Lowercase, user values in backticks.
-    pub message: String,
+/// Which spellings of a record a reader accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lines {
+    /// Only the canonical bytes (what vaultgate and `json.dumps(sort_keys=True,
+    /// separators=(",", ":"))` write).
+    #[default]
+    Canonical,
+    /// Any strict JSON spelling whose parsed record hashes correctly (duplicate keys, NaN and
+    /// lone surrogates are still refused); a non-canonical line is a warning.
+    Any,
 }
 
-fn issue<T>(code: JournalCode, message: impl Into<String>) -> Result<T, LineIssue> {
-    Err(LineIssue {
-        code,
-        message: message.into(),
-    })
+/// Why one line is not a valid record: a finding without subject or location (the scan,
+/// which knows the file and the line, sets them).
+fn issue<T>(code: JournalCode, message: impl Into<String>) -> Result<T, Finding> {
+    Err(Finding::error(code, String::new(), message))
 }
 
 impl Record {
@@ -183,7 +190,7 @@ pub fn check_timestamp(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn take_string(m: &mut Map<String, Value>, key: &str) -> Result<String, LineIssue> {
+fn take_string(m: &mut Map<String, Value>, key: &str) -> Result<String, Finding> {
     match m.remove(key) {
         Some(Value::String(s)) => Ok(s),
         Some(other) => issue(
@@ -197,7 +204,7 @@ fn take_string(m: &mut Map<String, Value>, key: &str) -> Result<String, LineIssu
     }
 }
 
-fn take_opt_string(m: &mut Map<String, Value>, key: &str) -> Result<Option<String>, LineIssue> {
+fn take_opt_string(m: &mut Map<String, Value>, key: &str) -> Result<Option<String>, Finding> {
     match m.remove(key) {
         Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -212,7 +219,7 @@ fn take_opt_string(m: &mut Map<String, Value>, key: &str) -> Result<Option<Strin
     }
 }
 
-fn take_object(m: &mut Map<String, Value>, key: &str) -> Result<Map<String, Value>, LineIssue> {
+fn take_object(m: &mut Map<String, Value>, key: &str) -> Result<Map<String, Value>, Finding> {
     match m.remove(key) {
         Some(Value::Object(o)) => Ok(o),
         Some(other) => issue(
@@ -227,7 +234,7 @@ fn take_object(m: &mut Map<String, Value>, key: &str) -> Result<Map<String, Valu
 }
 
 /// Turn a parsed object into a record, checking keys, types and value shapes (not the hash).
-pub fn record_from_map(mut m: Map<String, Value>) -> Result<Record, LineIssue> {
+pub fn record_from_map(mut m: Map<String, Value>) -> Result<Record, Finding> {
     let missing: Vec<&str> = KEYS
         .iter()
         .copied()
@@ -303,7 +310,15 @@ pub fn record_from_map(mut m: Map<String, Value>) -> Result<Record, LineIssue> {
 /// Check one line (without its newline): strict JSON object, nine keys with the right types,
 /// canonical bytes, and an `entry_hash` that matches. The chain and `step_id` uniqueness are
 /// the caller's: they need the neighbours.
-pub fn check_line(line: &[u8]) -> Result<Record, LineIssue> {
+#[cfg(test)]
+pub fn check_line(line: &[u8]) -> Result<Record, Finding> {
+    check_line_with(line, Lines::Canonical).map(|(rec, _)| rec)
+}
+
+/// [`check_line`] accepting the spellings `lines` allows. With [`Lines::Any`] a line that is
+/// not canonical is judged by its parsed record, hashed from its canonical bytes, and comes
+/// back with a `journal-not-canonical` *warning*.
+pub fn check_line_with(line: &[u8], lines: Lines) -> Result<(Record, Option<Finding>), Finding> {
     let map = match canon::parse_object(line) {
         Ok(m) => m,
         Err(e) => return issue(JournalCode::LineInvalid, e.to_string()),
@@ -314,28 +329,47 @@ pub fn check_line(line: &[u8]) -> Result<Record, LineIssue> {
     if let Err(e) = canon_result {
         return issue(JournalCode::NotCanonical, e.to_string());
     }
-    if canonical != line {
-        let at = canonical
-            .iter()
-            .zip(line)
-            .position(|(a, b)| a != b)
-            .unwrap_or(canonical.len().min(line.len()));
+    if canonical == line {
+        let actual = preimage_hash(line, &rec.entry_hash);
+        return hash_matches(rec, &actual).map(|rec| (rec, None));
+    }
+    let at = canonical
+        .iter()
+        .zip(line)
+        .position(|(a, b)| a != b)
+        .unwrap_or(canonical.len().min(line.len()));
+    let what = format!("the line is not in canonical form (first difference at column {at})");
+    if lines == Lines::Canonical {
         return issue(
             JournalCode::NotCanonical,
-            format!("the line is not in canonical form (first difference at column {at})"),
-        );
-    }
-    let actual = preimage_hash(line, &rec.entry_hash);
-    if actual != rec.entry_hash {
-        return issue(
-            JournalCode::HashMismatch,
             format!(
-                "`entry_hash` is `{}` but the record hashes to `{actual}`",
-                rec.entry_hash
+                "{what}\nhelp: `--lines any` accepts any JSON spelling whose parsed record hashes correctly"
             ),
         );
     }
-    Ok(rec)
+    let actual = rec
+        .compute_hash()
+        .map_err(|e| Finding::error(JournalCode::NotCanonical, String::new(), e.to_string()))?;
+    let rec = hash_matches(rec, &actual)?;
+    let warning = Finding::warning(
+        JournalCode::NotCanonical,
+        String::new(),
+        format!("{what}; accepted by `--lines any`: its parsed record hashes correctly"),
+    );
+    Ok((rec, Some(warning)))
+}
+
+fn hash_matches(rec: Record, actual: &str) -> Result<Record, Finding> {
+    if actual == rec.entry_hash {
+        return Ok(rec);
+    }
+    issue(
+        JournalCode::HashMismatch,
+        format!(
+            "`entry_hash` is `{}` but the record hashes to `{actual}`",
+            rec.entry_hash
+        ),
+    )
 }
 
 /// SHA-256 of a canonical line with its `,"entry_hash":"…"` member cut out.
@@ -364,6 +398,7 @@ fn preimage_hash(line: &[u8], entry_hash: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::FindingCode as _;
 
     fn sample() -> Record {
         let mut r = Record {
@@ -400,6 +435,13 @@ mod tests {
         let line = String::from_utf8(r.to_line().unwrap()).unwrap();
         let line = line.trim_end();
         let code = |s: &str| check_line(s.as_bytes()).unwrap_err().code;
+        let code = |s: &str| {
+            JournalCode::all()
+                .iter()
+                .copied()
+                .find(|c| c.as_str() == code(s))
+                .unwrap()
+        };
         assert_eq!(
             code(&line.replace("\"build\"", "\"built\"")),
             JournalCode::HashMismatch

@@ -10,10 +10,11 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::codes::JournalCode;
-use super::report::{RepairOutcome, RepairReport};
+use super::report::{self, RepairOutcome, RepairReport};
 use super::{JournalError, scan};
 use crate::clock::{self, Clock};
 use crate::fsutil::{self, FsError, IoContext};
+use crate::report::{Finding, FindingCode as _};
 
 /// The backup name for a repair at `now`: `FILE.bak-20260102T030405Z`.
 pub fn backup_path(path: &Path, now: &str) -> PathBuf {
@@ -31,11 +32,12 @@ pub fn repair_torn_tail(path: &Path, clock: &dyn Clock) -> Result<RepairReport, 
         .open(path)
         .ctx("open", path)?;
     file.lock().ctx("lock", path)?;
-    let found = scan::scan(&mut &file, scan::Depth::Full, false, &[]).ctx("read", path)?;
-    let tampered: Vec<scan::Issue> = found
-        .issues
+    let name = report::show_path(path);
+    let found = scan::scan(&mut &file, &scan::ScanOptions::full(&name)).ctx("read", path)?;
+    let tampered: Vec<Finding> = found
+        .findings
         .iter()
-        .filter(|i| i.code != JournalCode::TornTail)
+        .filter(|f| f.code != JournalCode::TornTail.as_str())
         .cloned()
         .collect();
     if !tampered.is_empty() {
@@ -43,8 +45,8 @@ pub fn repair_torn_tail(path: &Path, clock: &dyn Clock) -> Result<RepairReport, 
         return Ok(RepairReport {
             path: path.to_owned(),
             outcome: RepairOutcome::Refused {
-                issue_total: found.issue_total - torn_count,
-                issues: tampered,
+                finding_total: found.finding_total - torn_count,
+                findings: tampered,
             },
         });
     }

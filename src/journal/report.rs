@@ -9,41 +9,43 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::record::Record;
-use super::scan::{Issue, Scan, Torn};
+use super::record::{Lines, Record};
+use super::scan::{Scan, Torn, line_of};
 use crate::exit::ExitStatus;
 use crate::output::{Render, Style};
-use crate::report::{Finding, escape_bytes_for_display};
+use crate::report::{Finding, Severity, escape_bytes_for_display};
 
 /// The schema every journal report carries.
 pub const SCHEMA: &str = "vaultgate/journal/v1";
 
-fn show_path(path: &Path) -> String {
+pub(super) fn show_path(path: &Path) -> String {
     escape_bytes_for_display(path.as_os_str().as_encoded_bytes())
 }
 
-fn issue_json(path: &Path, issue: &Issue) -> Value {
-    let f = Finding::error(issue.code, subject(path, issue), issue.message.clone());
-    let mut v = serde_json::to_value(&f).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.insert("line".into(), Value::from(issue.line));
-        m.insert("offset".into(), Value::from(issue.offset));
-    }
-    v
+/// A finding as `vaultgate/journal/v1` writes it: `code`, `severity`, `subject`, `message`,
+/// and the line and byte offset as top-level `line` and `offset` (the schema predates
+/// `location`; keeping it so is what `v1` promises).
+fn finding_json(f: &Finding) -> Value {
+    let (line, offset) = line_of(f);
+    json!({
+        "code": f.code,
+        "severity": f.severity,
+        "subject": f.subject,
+        "message": f.message,
+        "line": line,
+        "offset": offset,
+    })
 }
 
-fn subject(path: &Path, issue: &Issue) -> String {
-    format!("{}:{}", show_path(path), issue.line)
-}
-
-fn issue_text(path: &Path, issue: &Issue, style: Style) -> String {
+fn finding_text(f: &Finding, style: Style) -> String {
+    let (_, offset) = line_of(f);
+    let label = match f.severity {
+        Severity::Error => style.bad("FAIL"),
+        Severity::Warning => style.warn("WARN"),
+    };
     format!(
-        "{} {}  {} (byte {}): {}",
-        style.bad("FAIL"),
-        crate::report::FindingCode::as_str(issue.code),
-        subject(path, issue),
-        issue.offset,
-        issue.message
+        "{label} {}  {} (byte {offset}): {}",
+        f.code, f.subject, f.message
     )
 }
 
@@ -55,7 +57,7 @@ fn record_json(line: usize, rec: &Record) -> Value {
 
 /// The result of `journal verify`.
 #[derive(Debug, Clone)]
-pub struct VerifyReport {
+pub struct JournalVerifyReport {
     /// The journal.
     pub path: PathBuf,
     /// Complete records.
@@ -64,67 +66,80 @@ pub struct VerifyReport {
     pub head: Option<String>,
     /// Bytes read.
     pub bytes: u64,
-    /// Findings kept (the first ones, in line order).
-    pub issues: Vec<Issue>,
+    /// Findings kept (the first ones, in line order; warnings among them).
+    pub findings: Vec<Finding>,
     /// Findings in all.
-    pub issue_total: usize,
+    pub finding_total: usize,
+    /// Error findings in all (the verdict).
+    pub error_total: usize,
+    /// Which spellings were accepted.
+    pub lines: Lines,
 }
 
-impl VerifyReport {
-    pub(super) fn new(path: &Path, scan: Scan) -> Self {
+impl JournalVerifyReport {
+    pub(super) fn new(path: &Path, scan: Scan, lines: Lines) -> Self {
         Self {
             path: path.to_owned(),
             records: scan.count,
             head: scan.head,
             bytes: scan.len,
-            issues: scan.issues,
-            issue_total: scan.issue_total,
+            findings: scan.findings,
+            finding_total: scan.finding_total,
+            error_total: scan.error_total,
+            lines,
         }
     }
 
+    /// Warnings in all (non-canonical lines accepted by `--lines any`).
+    pub fn warning_total(&self) -> usize {
+        self.finding_total - self.error_total
+    }
+
+    /// The first error: the first failure.
+    pub fn first_failure(&self) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.severity == Severity::Error)
+    }
+
     fn findings_text(&self, style: Style, out: &mut String) {
-        for issue in &self.issues {
-            out.push_str(&issue_text(&self.path, issue, style));
+        for f in &self.findings {
+            out.push_str(&finding_text(f, style));
             out.push('\n');
         }
-        if self.issue_total > self.issues.len() {
+        if self.finding_total > self.findings.len() {
             let _ = writeln!(
                 out,
                 "… and {} more findings",
-                self.issue_total - self.issues.len()
+                self.finding_total - self.findings.len()
             );
         }
     }
 }
 
-impl Render for VerifyReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(self.issue_total == 0)
-    }
+impl Render for JournalVerifyReport {
+    crate::render_head!(SCHEMA, |r: &Self| ExitStatus::pass_if(r.error_total == 0));
     fn to_json(&self) -> Map<String, Value> {
-        let findings: Vec<Value> = self
-            .issues
-            .iter()
-            .map(|i| issue_json(&self.path, i))
-            .collect();
-        let first = findings.first().cloned().unwrap_or(Value::Null);
-        let body = json!({
+        let findings: Vec<Value> = self.findings.iter().map(finding_json).collect();
+        let first = self.first_failure().map_or(Value::Null, finding_json);
+        let mut summary = json!({
+            "records": self.records,
+            "head": self.head,
+            "findings": self.finding_total,
+            "first_failure": first,
+        });
+        let mut body = json!({
             "command": "verify",
             "file": show_path(&self.path),
             "records": self.records,
             "head": self.head,
             "bytes": self.bytes,
             "findings": findings,
-            "summary": {
-                "records": self.records,
-                "head": self.head,
-                "findings": self.issue_total,
-                "first_failure": first,
-            },
         });
+        // Only with `--lines any`, so a canonical run's document is unchanged.
+        if self.lines == Lines::Any {
+            summary["warnings"] = Value::from(self.warning_total());
+            body["lines"] = Value::from("any");
+        }
+        body["summary"] = summary;
         match body {
             Value::Object(m) => m,
             _ => Map::new(),
@@ -141,24 +156,35 @@ impl Render for VerifyReport {
     }
 }
 
-impl VerifyReport {
+impl JournalVerifyReport {
     fn summary_line_styled(&self, style: Style) -> String {
         let path = show_path(&self.path);
-        match self.issues.first() {
-            None => format!(
-                "{} {path}: {} records, head {}",
-                style.verdict(self.status()),
-                self.records,
-                self.head.as_deref().unwrap_or("none (empty journal)")
-            ),
-            Some(first) => format!(
-                "{} {path}: {} finding(s); first failure: {} at line {} (byte {})",
-                style.verdict(self.status()),
-                self.issue_total,
-                crate::report::FindingCode::as_str(first.code),
-                first.line,
-                first.offset
-            ),
+        match self.first_failure() {
+            None => {
+                let mut s = format!(
+                    "{} {path}: {} records, head {}",
+                    style.verdict(self.status()),
+                    self.records,
+                    self.head.as_deref().unwrap_or("none (empty journal)")
+                );
+                if self.warning_total() > 0 {
+                    let _ = write!(
+                        s,
+                        " ({} non-canonical line(s) accepted by `--lines any`)",
+                        self.warning_total()
+                    );
+                }
+                s
+            }
+            Some(first) => {
+                let (line, offset) = line_of(first);
+                format!(
+                    "{} {path}: {} finding(s); first failure: {} at line {line} (byte {offset})",
+                    style.verdict(self.status()),
+                    self.finding_total,
+                    first.code,
+                )
+            }
         }
     }
 }
@@ -167,30 +193,32 @@ impl VerifyReport {
 #[derive(Debug, Clone)]
 pub struct HeadReport {
     /// The full verification behind it.
-    pub verify: VerifyReport,
+    pub verify: JournalVerifyReport,
 }
 
 impl Render for HeadReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        self.verify.status()
-    }
+    crate::render_head!(SCHEMA, |r: &Self| r.verify.status());
     fn to_json(&self) -> Map<String, Value> {
         let mut m = self.verify.to_json();
         m.insert("command".into(), Value::from("head"));
         m
     }
     fn render_text(&self, style: &Style) -> String {
-        if self.verify.issue_total > 0 {
+        if self.verify.error_total > 0 {
             return self.verify.render_text(style);
         }
-        format!(
+        let mut out = format!(
             "count {}\nhead {}",
             self.verify.records,
             self.verify.head.as_deref().unwrap_or("none")
-        )
+        );
+        // Warnings after the two values, so `count`/`head` stay on lines 1 and 2.
+        if !self.verify.findings.is_empty() {
+            out.push('\n');
+            self.verify.findings_text(*style, &mut out);
+            out.pop();
+        }
+        out
     }
     fn summary_line(&self) -> String {
         self.verify.summary_line()
@@ -204,28 +232,41 @@ pub struct AppendReport {
     pub path: PathBuf,
     /// The record as written.
     pub record: Record,
+    /// Non-canonical earlier lines accepted by `--lines any`.
+    pub warnings: Vec<Finding>,
 }
 
 impl Render for AppendReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(SCHEMA, crate::output::passes);
     fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("command".into(), Value::from("append"));
         m.insert("file".into(), Value::from(show_path(&self.path)));
         m.insert("record".into(), Value::Object(self.record.to_map()));
+        if !self.warnings.is_empty() {
+            let warnings = self.warnings.iter().map(finding_json).collect();
+            m.insert("findings".into(), Value::Array(warnings));
+        }
         m.insert(
             "summary".into(),
             json!({"entry_hash": self.record.entry_hash, "step_id": self.record.step_id}),
         );
         m
     }
-    fn render_text(&self, _style: &Style) -> String {
-        self.record.entry_hash.clone()
+    fn render_text(&self, style: &Style) -> String {
+        let mut out = String::new();
+        for w in &self.warnings {
+            out.push_str(&finding_text(w, *style));
+            out.push('\n');
+        }
+        let _ = write!(
+            out,
+            "appended step `{}` to {}\nentry_hash {}",
+            escape_bytes_for_display(self.record.step_id.as_bytes()),
+            show_path(&self.path),
+            self.record.entry_hash
+        );
+        out
     }
     fn summary_line(&self) -> String {
         format!(
@@ -271,12 +312,7 @@ impl ShowReport {
 }
 
 impl Render for ShowReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(!self.not_found())
-    }
+    crate::render_head!(SCHEMA, |r: &Self| ExitStatus::pass_if(!r.not_found()));
     fn to_json(&self) -> Map<String, Value> {
         let records: Vec<Value> = self
             .records
@@ -372,9 +408,9 @@ pub enum RepairOutcome {
     /// Something other than a torn tail is wrong: nothing was changed.
     Refused {
         /// The non-tail findings.
-        issues: Vec<Issue>,
+        findings: Vec<Finding>,
         /// How many in all.
-        issue_total: usize,
+        finding_total: usize,
     },
 }
 
@@ -388,12 +424,10 @@ pub struct RepairReport {
 }
 
 impl Render for RepairReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(!matches!(self.outcome, RepairOutcome::Refused { .. }))
-    }
+    crate::render_head!(SCHEMA, |r: &Self| ExitStatus::pass_if(!matches!(
+        r.outcome,
+        RepairOutcome::Refused { .. }
+    )));
     fn to_json(&self) -> Map<String, Value> {
         let body = match &self.outcome {
             RepairOutcome::Nothing { records } => json!({
@@ -420,12 +454,12 @@ impl Render for RepairReport {
                 "findings": [],
             }),
             RepairOutcome::Refused {
-                issues,
-                issue_total,
+                findings,
+                finding_total,
             } => json!({
                 "action": "refused",
-                "findings": issues.iter().map(|i| issue_json(&self.path, i)).collect::<Vec<_>>(),
-                "findings_total": issue_total,
+                "findings": findings.iter().map(finding_json).collect::<Vec<_>>(),
+                "findings_total": finding_total,
             }),
         };
         let mut m = match body {
@@ -447,9 +481,9 @@ impl Render for RepairReport {
                 );
                 let _ = writeln!(out, "backup of the original: {}", show_path(backup));
             }
-            RepairOutcome::Refused { issues, .. } => {
-                for i in issues {
-                    out.push_str(&issue_text(&self.path, i, *style));
+            RepairOutcome::Refused { findings, .. } => {
+                for f in findings {
+                    out.push_str(&finding_text(f, *style));
                     out.push('\n');
                 }
             }
@@ -473,95 +507,9 @@ impl Render for RepairReport {
                 "{path}: truncated to {} bytes, {records} records kept",
                 torn.offset
             ),
-            RepairOutcome::Refused { issue_total, .. } => format!(
-                "{path}: refusing to repair: {issue_total} finding(s) besides a torn tail; a tampered record is never removed"
+            RepairOutcome::Refused { finding_total, .. } => format!(
+                "{path}: refusing to repair: {finding_total} finding(s) besides a torn tail; a tampered record is never removed"
             ),
         }
-    }
-}
-
-/// A command refused because the journal does not verify or the step id is taken (exit 1).
-#[derive(Debug, Clone)]
-pub struct RefusalReport {
-    /// `append`, `show`, …
-    pub command: &'static str,
-    /// The journal.
-    pub path: PathBuf,
-    /// The finding code.
-    pub code: &'static str,
-    /// 1-based line.
-    pub line: usize,
-    /// Byte offset of the line.
-    pub offset: u64,
-    /// The full message, with its `help:` line when there is one.
-    pub message: String,
-}
-
-impl RefusalReport {
-    /// The report for an error that is a verdict on the journal (torn tail, tampering, a
-    /// taken step id), or `None` for an error that means the command could not run.
-    pub fn from_error(command: &'static str, err: &super::JournalError) -> Option<Self> {
-        use super::JournalError as E;
-        use crate::report::FindingCode as _;
-        let (path, code, line, offset) = match err {
-            E::TornTail {
-                path, line, offset, ..
-            } => (path, super::JournalCode::TornTail.as_str(), *line, *offset),
-            E::Invalid {
-                path,
-                code,
-                line,
-                offset,
-                ..
-            } => (path, *code, *line, *offset),
-            E::DuplicateStepId {
-                path, line, offset, ..
-            } => (
-                path,
-                super::JournalCode::DuplicateStepId.as_str(),
-                *line,
-                *offset,
-            ),
-            _ => return None,
-        };
-        Some(Self {
-            command,
-            path: path.clone(),
-            code,
-            line,
-            offset,
-            message: err.to_string(),
-        })
-    }
-}
-
-impl Render for RefusalReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Fail
-    }
-    fn to_json(&self) -> Map<String, Value> {
-        let finding = json!({
-            "code": self.code,
-            "severity": "error",
-            "subject": format!("{}:{}", show_path(&self.path), self.line),
-            "message": self.message,
-            "line": self.line,
-            "offset": self.offset,
-        });
-        let mut m = Map::new();
-        m.insert("command".into(), Value::from(self.command));
-        m.insert("file".into(), Value::from(show_path(&self.path)));
-        m.insert("findings".into(), Value::Array(vec![finding.clone()]));
-        m.insert("summary".into(), json!({"first_failure": finding}));
-        m
-    }
-    fn render_text(&self, style: &Style) -> String {
-        format!("{} {}  {}", style.bad("FAIL"), self.code, self.message)
-    }
-    fn summary_line(&self) -> String {
-        format!("{}: {}", self.code, self.message)
     }
 }

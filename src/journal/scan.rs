@@ -6,32 +6,24 @@
 //! earlier line, or with a last line that parses, is tampering and is reported under its own
 //! code. Issues are collected in line order, so the first one is the first failure.
 
+// A line's defect is a `Finding` (184 bytes) in `Err`: the rare path, built once per
+// defective line, so boxing it would only cost an allocation where it does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::ops::Range;
 
+use super::blocks::{Blocks, lines, map_lines};
 use super::codes::JournalCode;
 use super::fast;
-use super::record::{LineIssue, Record, check_line, is_hash_bytes};
-use crate::report::escape_bytes_for_display;
+use super::record::{Lines, Record, check_line_with, is_hash_bytes};
+use super::step_ids::{StepIds, StepKeys};
+use crate::report::{Finding, FindingCode as _, Location, Severity, escape_bytes_for_display};
 
-/// At most this many issues are kept (all are counted).
-pub const MAX_ISSUES: usize = 1000;
-
-/// One thing wrong with one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issue {
-    /// The finding code.
-    pub code: JournalCode,
-    /// 1-based line number (0 for whole-journal checks such as `--expect-count`).
-    pub line: usize,
-    /// Byte offset of the start of the line.
-    pub offset: u64,
-    /// Lowercase, user values in backticks.
-    pub message: String,
-}
+/// At most this many findings are kept (all are counted).
+pub const MAX_FINDINGS: usize = 1000;
 
 /// The torn tail, if any: what `repair --truncate-torn-tail` would drop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,83 +38,6 @@ pub struct Torn {
     pub preview: String,
 }
 
-/// The step ids seen so far, each with the line (and its byte offset) that first used it.
-///
-/// Keyed by a 128-bit digest of the id's text (two SipHash-1-3 runs with independent random
-/// keys, fresh per process) instead of the owned `String`: a million ids cost a 32-byte
-/// table entry each and no allocation. Why this stays fail-closed: equal ids always have equal
-/// digests, so no duplicate is ever missed; two *different* ids share a digest with
-/// probability about n²/2¹²⁹ (10⁻²⁶ for a million ids), and the keys are secret and random, so
-/// they cannot be chosen to collide — and a collision would only report a duplicate that is
-/// not one (a refusal), never accept anything.
-#[derive(Debug, Default)]
-pub struct StepIds {
-    keys: StepKeys,
-    first: HashMap<u128, (usize, u64), DigestBuild>,
-}
-
-impl StepIds {
-    /// The line and byte offset of the record that uses `id`, if any.
-    pub fn get(&self, id: &str) -> Option<(usize, u64)> {
-        self.first.get(&self.keys.key(id.as_bytes())).copied()
-    }
-
-    /// Remember `key` for `line`, or return the line that already has it.
-    fn first_or_insert(&mut self, key: u128, line: usize, offset: u64) -> Option<usize> {
-        match self.first.entry(key) {
-            std::collections::hash_map::Entry::Occupied(e) => Some(e.get().0),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert((line, offset));
-                None
-            }
-        }
-    }
-}
-
-/// The two secret keys of the step-id digest (cloned into the checking threads).
-#[derive(Debug, Clone, Default)]
-struct StepKeys(RandomState, RandomState);
-
-impl StepKeys {
-    /// The digest of a step id's text (its UTF-8 bytes, escapes resolved).
-    fn key(&self, id: &[u8]) -> u128 {
-        (u128::from(self.0.hash_one(id)) << 64) | u128::from(self.1.hash_one(id))
-    }
-}
-
-/// The table's own hasher: the key already is a keyed random digest, so its low 64 bits are
-/// a good hash (no second SipHash run per lookup).
-#[derive(Debug, Clone, Copy, Default)]
-struct DigestBuild;
-
-#[derive(Debug, Default)]
-struct DigestHasher(u64);
-
-impl BuildHasher for DigestBuild {
-    type Hasher = DigestHasher;
-    fn build_hasher(&self) -> DigestHasher {
-        DigestHasher(0)
-    }
-}
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u128` keys reach this table (see `write_u128`); a generic fold for completeness.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        let b = v.to_le_bytes();
-        let mut low = [0u8; 8];
-        low.copy_from_slice(&b[..8]);
-        self.0 = u64::from_le_bytes(low);
-    }
-}
-
 /// What one pass found.
 #[derive(Debug, Default)]
 pub struct Scan {
@@ -132,10 +47,13 @@ pub struct Scan {
     pub count: usize,
     /// `entry_hash` of the last complete line, when it is a valid record.
     pub head: Option<String>,
-    /// The first [`MAX_ISSUES`] issues, in line order.
-    pub issues: Vec<Issue>,
-    /// How many issues there were in all.
-    pub issue_total: usize,
+    /// The first [`MAX_FINDINGS`] findings, in line order; each points at its line
+    /// (`location.line`, `location.byte_offset`).
+    pub findings: Vec<Finding>,
+    /// How many findings there were in all.
+    pub finding_total: usize,
+    /// How many of them are errors (warnings never fail a journal).
+    pub error_total: usize,
     /// The torn tail.
     pub torn: Option<Torn>,
     /// Step id → the line (and its byte offset) that first used it.
@@ -144,21 +62,47 @@ pub struct Scan {
     pub pinned: BTreeMap<usize, Option<String>>,
     /// Bytes read.
     pub len: u64,
+    /// How the journal is named in findings' subjects (`FILE:LINE`).
+    pub name: String,
 }
 
 impl Scan {
-    /// Record an issue (kept if under the cap).
+    /// Record an error finding about `line` (kept if under the cap).
     pub fn push(&mut self, code: JournalCode, line: usize, offset: u64, message: String) {
-        self.issue_total += 1;
-        if self.issues.len() < MAX_ISSUES {
-            self.issues.push(Issue {
-                code,
-                line,
-                offset,
-                message,
+        self.push_finding(Finding::error(code, String::new(), message), line, offset);
+    }
+
+    /// Record `finding` (subject and location are set here) about `line`.
+    pub fn push_finding(&mut self, mut finding: Finding, line: usize, offset: u64) {
+        self.finding_total += 1;
+        if finding.severity == Severity::Error {
+            self.error_total += 1;
+        }
+        if self.findings.len() < MAX_FINDINGS {
+            finding.subject = format!("{}:{line}", self.name);
+            finding.location = Some(Location {
+                line: Some(line as u64),
+                byte_offset: Some(offset),
+                ..Location::default()
             });
+            self.findings.push(finding);
         }
     }
+
+    /// The first error finding: the first failure.
+    pub fn first_error(&self) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.severity == Severity::Error)
+    }
+}
+
+/// The line a finding of a scan points at, and its byte offset.
+pub fn line_of(f: &Finding) -> (usize, u64) {
+    let loc = f.location.as_ref();
+    let line = loc
+        .and_then(|l| l.line)
+        .and_then(|l| usize::try_from(l).ok())
+        .unwrap_or(0);
+    (line, loc.and_then(|l| l.byte_offset).unwrap_or(0))
 }
 
 /// How much of each line a scan checks.
@@ -169,6 +113,34 @@ pub enum Depth {
     /// The last line completely; earlier lines only for their framing, `entry_hash` and
     /// `step_id` (what an append needs: the head it chains to and the ids it must not reuse).
     Head,
+}
+
+/// What a scan checks and keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions<'a> {
+    /// How much of each line.
+    pub depth: Depth,
+    /// Keep every valid record (`Scan::records`).
+    pub keep_records: bool,
+    /// Line numbers whose `entry_hash` should be recorded (`Scan::pinned`).
+    pub pin: &'a [usize],
+    /// Which spellings of a record are accepted.
+    pub lines: Lines,
+    /// How the journal is named in findings (escaped for display).
+    pub name: &'a str,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// A full, canonical check of the journal called `name`, keeping nothing.
+    pub fn full(name: &'a str) -> Self {
+        Self {
+            depth: Depth::Full,
+            keep_records: false,
+            pin: &[],
+            lines: Lines::Canonical,
+            name,
+        }
+    }
 }
 
 /// A hash as its 64 lowercase hex digits.
@@ -186,6 +158,7 @@ fn hex_str(h: &Hex) -> &str {
 struct State {
     scan: Scan,
     keep_records: bool,
+    lines: Lines,
     prev: Prev,
     /// `entry_hash` of the last complete line when it is a valid record (`Scan::head`, kept as
     /// bytes until the end so a line costs no allocation).
@@ -205,30 +178,23 @@ enum Prev {
 /// Bytes per read. Blocks always end at a line boundary; a longer line grows the buffer.
 const BLOCK: usize = 4 << 20;
 
-/// Scan a journal. `pin` lists line numbers whose `entry_hash` should be recorded.
-pub fn scan(
-    reader: &mut dyn Read,
-    depth: Depth,
-    keep_records: bool,
-    pin: &[usize],
-) -> io::Result<Scan> {
-    scan_blocks(reader, depth, keep_records, pin, BLOCK)
+/// Scan a journal.
+pub fn scan(reader: &mut dyn Read, opts: &ScanOptions<'_>) -> io::Result<Scan> {
+    scan_blocks(reader, opts, BLOCK)
 }
 
-fn scan_blocks(
-    reader: &mut dyn Read,
-    depth: Depth,
-    keep_records: bool,
-    pin: &[usize],
-    block: usize,
-) -> io::Result<Scan> {
+fn scan_blocks(reader: &mut dyn Read, opts: &ScanOptions<'_>, block: usize) -> io::Result<Scan> {
     let mut st = State {
-        scan: Scan::default(),
-        keep_records,
+        scan: Scan {
+            name: opts.name.to_owned(),
+            ..Scan::default()
+        },
+        keep_records: opts.keep_records,
+        lines: opts.lines,
         prev: Prev::Start,
         head: None,
     };
-    for &n in pin {
+    for &n in opts.pin {
         st.scan.pinned.insert(n, None);
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
@@ -237,7 +203,7 @@ fn scan_blocks(
     let mut line_no = 0usize;
     while let Some((len, last_block)) = blocks.next(reader)? {
         let data = &blocks.buf[..len];
-        match depth {
+        match opts.depth {
             Depth::Full => st.full_block(data, last_block, threads, &mut line_no, offset),
             Depth::Head => st.head_block(data, last_block, &mut line_no, offset),
         }
@@ -249,68 +215,9 @@ fn scan_blocks(
     Ok(st.scan)
 }
 
-/// A journal read in large blocks that end at a line boundary. A block that is not the last
-/// has at least one byte after it, so its last line is never the journal's last line (which
-/// decides torn tail against tampering); the last block holds everything left, including a
-/// final line without its newline.
-struct Blocks {
-    buf: Vec<u8>,
-    filled: usize,
-    eof: bool,
-}
-
-impl Blocks {
-    fn new(size: usize) -> Self {
-        Self {
-            buf: vec![0; size.max(2)],
-            filled: 0,
-            eof: false,
-        }
-    }
-
-    /// The next block, as `(length, is_last)`; `buf[..length]` holds it.
-    fn next(&mut self, reader: &mut dyn Read) -> io::Result<Option<(usize, bool)>> {
-        loop {
-            while !self.eof && self.filled < self.buf.len() {
-                match reader.read(&mut self.buf[self.filled..]) {
-                    Ok(0) => self.eof = true,
-                    Ok(n) => self.filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if self.eof {
-                return Ok((self.filled > 0).then_some((self.filled, true)));
-            }
-            // The buffer is full: end the block after the last newline that has bytes after it.
-            if let Some(p) = memchr::memrchr(b'\n', &self.buf[..self.filled - 1]) {
-                return Ok(Some((p + 1, false)));
-            }
-            // A single line longer than the buffer.
-            let grown = self.buf.len() * 2;
-            self.buf.resize(grown, 0);
-        }
-    }
-
-    fn consume(&mut self, len: usize) {
-        self.buf.copy_within(len..self.filled, 0);
-        self.filled -= len;
-    }
-}
-
-/// The lines of `data`, each with its `\n` (the last one perhaps without).
-fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = data;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |p| p + 1);
-        let (line, tail) = rest.split_at(end);
-        rest = tail;
-        Some(line)
-    })
-}
+/// The full check's verdict on one line: the record (with a warning when `--lines any`
+/// accepted a non-canonical spelling), or the defect.
+type FullVerdict = Result<(Record, Option<Finding>), Finding>;
 
 /// One line's verdict, computed independently of every other line (so in parallel), applied
 /// in order by [`State::apply`]. Kept small (positions into the line, the rare full verdict
@@ -328,7 +235,7 @@ enum Checked {
         step_id: Range<usize>,
     },
     /// The full check's verdict; `None` when the line has no newline.
-    Full(Box<Option<Result<Record, LineIssue>>>),
+    Full(Box<Option<FullVerdict>>),
 }
 
 struct Line {
@@ -336,14 +243,14 @@ struct Line {
     checked: Checked,
 }
 
-fn check_one(raw: &[u8], keys: &StepKeys, keep_records: bool) -> Checked {
+fn check_one(raw: &[u8], keys: &StepKeys, keep_records: bool, spelling: Lines) -> Checked {
     let Some(content) = raw.strip_suffix(b"\n") else {
         return Checked::Full(Box::new(None));
     };
     if !keep_records && let Some(v) = fast::check(content).and_then(|f| valid(content, &f, keys)) {
         return v;
     }
-    Checked::Full(Box::new(Some(check_line(content))))
+    Checked::Full(Box::new(Some(check_line_with(content, spelling))))
 }
 
 fn valid(content: &[u8], f: &fast::FastRecord<'_>, keys: &StepKeys) -> Option<Checked> {
@@ -363,36 +270,6 @@ fn valid(content: &[u8], f: &fast::FastRecord<'_>, keys: &StepKeys) -> Option<Ch
     })
 }
 
-fn check_part(part: &[u8], keys: &StepKeys, keep_records: bool) -> Vec<Line> {
-    lines(part)
-        .map(|raw| Line {
-            len: raw.len(),
-            checked: check_one(raw, keys, keep_records),
-        })
-        .collect()
-}
-
-/// Split `data` into up to `n` runs of whole lines of about equal size.
-fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
-    let mut parts = Vec::with_capacity(n);
-    let mut rest = data;
-    for k in (1..=n).rev() {
-        if k == 1 || rest.is_empty() {
-            parts.push(rest);
-            break;
-        }
-        let target = rest.len() / k;
-        let Some(p) = memchr::memchr(b'\n', &rest[target..]) else {
-            parts.push(rest);
-            break;
-        };
-        let (part, tail) = rest.split_at(target + p + 1);
-        parts.push(part);
-        rest = tail;
-    }
-    parts
-}
-
 impl State {
     /// [`Depth::Full`] for one block: lines are checked on all cores (each check is
     /// independent of the others), then the chain, step ids and torn-tail rule are applied
@@ -406,34 +283,14 @@ impl State {
         offset: u64,
     ) {
         let keys = &self.scan.step_ids.keys;
-        let keep = self.keep_records;
-        let parts = if threads > 1 && data.len() >= 256 * 1024 {
-            split_lines(data, threads)
-        } else {
-            vec![data]
-        };
-        let results: Vec<Vec<Line>> = if parts.len() == 1 {
-            vec![check_part(data, keys, keep)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = parts[1..]
-                    .iter()
-                    .map(|&part| s.spawn(move || check_part(part, keys, keep)))
-                    .collect();
-                let mut out = vec![check_part(parts[0], keys, keep)];
-                for h in handles {
-                    match h.join() {
-                        Ok(r) => out.push(r),
-                        // A panic in a checker is a bug; re-raise it rather than give a verdict.
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    }
-                }
-                out
-            })
-        };
-        let total: usize = results.iter().map(Vec::len).sum();
+        let (keep, spelling) = (self.keep_records, self.lines);
+        let results = map_lines(data, threads, |raw| Line {
+            len: raw.len(),
+            checked: check_one(raw, keys, keep, spelling),
+        });
+        let total = results.len();
         let mut at = 0usize;
-        for (k, line) in results.into_iter().flatten().enumerate() {
+        for (k, line) in results.into_iter().enumerate() {
             *line_no += 1;
             let raw = &data[at..at + line.len];
             let is_last = last_block && k + 1 == total;
@@ -450,7 +307,11 @@ impl State {
             let line_offset = offset + at as u64;
             at += raw.len();
             if last_block && at == data.len() {
-                let checked = Checked::Full(Box::new(raw.strip_suffix(b"\n").map(check_line)));
+                let spelling = self.lines;
+                let checked = Checked::Full(Box::new(
+                    raw.strip_suffix(b"\n")
+                        .map(|c| check_line_with(c, spelling)),
+                ));
                 self.apply(raw, *line_no, line_offset, true, checked);
             } else {
                 self.light(raw, *line_no, line_offset);
@@ -474,20 +335,46 @@ impl State {
     fn light(&mut self, raw: &[u8], line: usize, offset: u64) {
         self.scan.count += 1;
         let content = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let Some((entry_hash, step_id)) = light_fields(content) else {
-            self.scan.push(
-                JournalCode::LineInvalid,
-                line,
-                offset,
-                "the line is not a well-formed canonical record\nhelp: `vaultgate journal verify` names the defect".into(),
-            );
-            self.prev = Prev::Unknown;
-            self.head = None;
+        if let Some((entry_hash, step_id)) = light_fields(content) {
+            self.light_record(entry_hash, &step_id, line, offset);
             return;
-        };
+        }
+        if self.lines == Lines::Any {
+            // Any spelling: only the full check can read the record (and name its defect).
+            match check_line_with(content, Lines::Any) {
+                Ok((rec, warning)) => {
+                    if let Some(w) = warning {
+                        self.scan.push_finding(w, line, offset);
+                    }
+                    if let Some(h) = hex_of(rec.entry_hash.as_bytes()) {
+                        self.light_record(h, &rec.step_id, line, offset);
+                        return;
+                    }
+                    self.not_a_hash(line, offset);
+                }
+                Err(e) => {
+                    self.scan.push_finding(e, line, offset);
+                    self.prev = Prev::Unknown;
+                    self.head = None;
+                }
+            }
+            return;
+        }
+        self.scan.push(
+            JournalCode::LineInvalid,
+            line,
+            offset,
+            "the line is not a well-formed canonical record\nhelp: `vaultgate journal verify` names the defect".into(),
+        );
+        self.prev = Prev::Unknown;
+        self.head = None;
+    }
+
+    /// An earlier line's hash and step id, for [`Depth::Head`].
+    fn light_record(&mut self, entry_hash: Hex, step_id: &str, line: usize, offset: u64) {
         let key = self.scan.step_ids.keys.key(step_id.as_bytes());
         if let Some(first) = self.scan.step_ids.first_or_insert(key, line, offset) {
-            self.duplicate(&step_id, first, line, offset);
+            self.duplicate(step_id, first, line, offset);
         }
         self.head = Some(entry_hash);
         self.prev = Prev::Hash(entry_hash);
@@ -618,7 +505,7 @@ impl State {
         line: usize,
         offset: u64,
         is_last: bool,
-        result: Option<Result<Record, LineIssue>>,
+        result: Option<FullVerdict>,
     ) -> Option<Record> {
         let is_nul_run = |c: &[u8]| !c.is_empty() && c.iter().all(|&b| b == 0);
         let (Some(content), Some(result)) = (raw.strip_suffix(b"\n"), result) else {
@@ -633,8 +520,13 @@ impl State {
         };
         self.scan.count += 1;
         match result {
-            Ok(rec) => Some(rec),
-            Err(e) if is_last && e.code == JournalCode::LineInvalid => {
+            Ok((rec, warning)) => {
+                if let Some(w) = warning {
+                    self.scan.push_finding(w, line, offset);
+                }
+                Some(rec)
+            }
+            Err(e) if is_last && e.code == JournalCode::LineInvalid.as_str() => {
                 self.scan.count -= 1;
                 let why = if is_nul_run(content) {
                     format!("the last line is a run of {} NUL bytes", content.len())
@@ -645,7 +537,7 @@ impl State {
                 None
             }
             Err(e) => {
-                self.scan.push(e.code, line, offset, e.message);
+                self.scan.push_finding(e, line, offset);
                 self.prev = Prev::Unknown;
                 self.head = None;
                 if let Some(slot) = self.scan.pinned.get_mut(&line) {
@@ -716,6 +608,7 @@ fn light_fields(line: &[u8]) -> Option<(Hex, Cow<'_, str>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::FindingCode;
 
     fn chain(n: usize) -> Vec<u8> {
         let ids: Vec<String> = (0..n).map(|k| format!("s{k}")).collect();
@@ -745,11 +638,11 @@ mod tests {
     }
 
     fn full(bytes: &[u8]) -> Scan {
-        scan(&mut &bytes[..], Depth::Full, false, &[]).unwrap()
+        scan(&mut &bytes[..], &ScanOptions::full("j")).unwrap()
     }
 
     fn full_in_blocks(bytes: &[u8], block: usize) -> Scan {
-        scan_blocks(&mut &bytes[..], Depth::Full, false, &[], block).unwrap()
+        scan_blocks(&mut &bytes[..], &ScanOptions::full("j"), block).unwrap()
     }
 
     #[test]
@@ -766,15 +659,15 @@ mod tests {
             + 1;
         for block in [7, 100, 1000, 4096, 300 * 1024, 1 << 20] {
             let s = full_in_blocks(&bytes, block);
-            assert_eq!((s.count, s.issue_total), (n, 0), "block = {block}");
+            assert_eq!((s.count, s.finding_total), (n, 0), "block = {block}");
             // Garbage last line with its newline: torn, only when it is the last line.
             let mut torn = bytes[..last].to_vec();
             torn.extend_from_slice(b"{\"x\n");
             let s = full_in_blocks(&torn, block);
-            assert_eq!(s.issues.len(), 1, "block = {block}");
+            assert_eq!(s.findings.len(), 1, "block = {block}");
             assert_eq!(
-                (s.issues[0].code, s.issues[0].line, s.issues[0].offset),
-                (JournalCode::TornTail, n, last as u64)
+                (s.findings[0].code, line_of(&s.findings[0])),
+                (JournalCode::TornTail.as_str(), (n, last as u64))
             );
             assert_eq!(s.count, n - 1);
             // The same garbage one line earlier is tampering.
@@ -782,11 +675,11 @@ mod tests {
             tampered.extend_from_slice(&bytes[last..]);
             let s = full_in_blocks(&tampered, block);
             assert_eq!(
-                s.issues[0].code,
-                JournalCode::LineInvalid,
+                s.findings[0].code,
+                JournalCode::LineInvalid.as_str(),
                 "block = {block}"
             );
-            assert_eq!(s.issues[0].line, n);
+            assert_eq!(line_of(&s.findings[0]).0, n);
         }
         // Swapping two records in the middle breaks the chain there, in every layout.
         let mut lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
@@ -794,21 +687,8 @@ mod tests {
         let swapped = lines.concat();
         for block in [100, 4096, 300 * 1024] {
             let s = full_in_blocks(&swapped, block);
-            assert_eq!(s.issues[0].code, JournalCode::ChainBroken);
-            assert_eq!(s.issues[0].line, n / 2);
-        }
-    }
-
-    #[test]
-    fn split_lines_cuts_after_newlines_only() {
-        let data = b"aa\nbbbb\nc\nddddddd\ne";
-        for n in 1..6 {
-            let parts = split_lines(data, n);
-            assert_eq!(parts.concat(), data);
-            assert!(parts.len() <= n);
-            for p in &parts[..parts.len() - 1] {
-                assert!(p.ends_with(b"\n"), "{n}: {parts:?}");
-            }
+            assert_eq!(s.findings[0].code, JournalCode::ChainBroken.as_str());
+            assert_eq!(line_of(&s.findings[0]).0, n / 2);
         }
     }
 
@@ -822,11 +702,12 @@ mod tests {
         // text of the id, however it is escaped (`\u00e9` and a raw `é` are the same id).
         let s = full(&chain_of(&["s\u{e9}".into(), "x".into(), "s\u{e9}".into()]));
         let dup = s
-            .issues
+            .findings
             .iter()
-            .find(|i| i.code == JournalCode::DuplicateStepId)
+            .find(|i| i.code == JournalCode::DuplicateStepId.as_str())
             .unwrap();
-        assert_eq!((dup.line, s.issue_total), (3, 1));
+        assert_eq!((line_of(dup).0, s.finding_total), (3, 1));
+        assert_eq!(dup.subject, "j:3");
         assert!(
             dup.message.contains("`s\u{e9}` is already used on line 1"),
             "{}",

@@ -103,6 +103,8 @@ pub enum VaultCode {
     RoleUnknown,
     /// `token revoke` named an accessor that does not exist.
     TokenNotFound,
+    /// A token name or project is empty, too long, or has characters outside `[A-Za-z0-9._:/-]`.
+    TokenNameInvalid,
 }
 
 impl FindingCode for VaultCode {
@@ -150,6 +152,7 @@ impl FindingCode for VaultCode {
             Self::CapabilityUnknown => "capability-unknown",
             Self::RoleUnknown => "role-unknown",
             Self::TokenNotFound => "token-not-found",
+            Self::TokenNameInvalid => "token-name-invalid",
         }
     }
 
@@ -197,6 +200,7 @@ impl FindingCode for VaultCode {
             Self::CapabilityUnknown,
             Self::RoleUnknown,
             Self::TokenNotFound,
+            Self::TokenNameInvalid,
         ]
     }
 }
@@ -218,7 +222,7 @@ mod tests {
              audit-chain-broken audit-seq-gap audit-row-invalid audit-export-invalid \
              clock-regression lockdown-active token-missing token-malformed token-unknown \
              token-invalid token-expired token-revoked token-file-insecure capability-missing \
-             project-mismatch capability-unknown role-unknown token-not-found"
+             project-mismatch capability-unknown role-unknown token-not-found token-name-invalid"
         );
         let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/vault.md"))
             .unwrap_or_default()

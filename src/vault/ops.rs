@@ -103,7 +103,7 @@ impl Vault<'_> {
         let row = self.act(caller, &Act::new("token.create", "admin"), |tx, who| {
             if !name_ok {
                 return Err(Refusal::violation(
-                    VaultCode::CapabilityUnknown,
+                    VaultCode::TokenNameInvalid,
                     "a token name or project is letters, digits and `._-:/`, at most 128",
                 )
                 .into());

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Ctx;
 use crate::bundle::pack::{self, PackOptions};
+use crate::cli::Ctx;
 use crate::exit::ExitStatus;
 
 /// The `after_help` of `vaultgate zip pack`.
-pub const PACK_HELP: &str = "\
+pub(super) const PACK_HELP: &str = "\
 The same tree always gives the same bytes: entries sorted by path bytes, a regenerated
 manifest.txt, every timestamp SOURCE_DATE_EPOCH (or 1980-01-01), modes 0644 / 0755 (any execute
 bit), no directory entries, Deflate level 6. The default byproducts are left out and listed;
@@ -44,7 +44,7 @@ pub struct PackArgs {
 }
 
 /// Run `zip pack`.
-pub fn dispatch(a: PackArgs, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+pub(super) fn dispatch(a: PackArgs, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     let epoch = a
         .source_date_epoch
         .as_deref()
