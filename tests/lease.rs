@@ -824,3 +824,34 @@ fn a_project_changed_between_scan_and_bind_is_ineligible() {
         serde_json::json!(["ingest-manifest-changed"])
     );
 }
+
+#[test]
+fn lockdown_refuses_mint_and_exec_but_not_reads() {
+    let v = Vault::new();
+    let id = v.contract();
+    let h = v.mint(&id, "10m")["handle"].as_str().unwrap().to_owned();
+    v.ok_admin(&["lockdown", "on", "--reason", "drill"]);
+    let args = [
+        "--ingest",
+        id.as_str(),
+        "--scope",
+        "ai.gemini.inference",
+        "--ttl",
+        "10m",
+    ];
+    refused_mint(
+        &v,
+        Some(&v.builder),
+        &args,
+        "lockdown-active",
+        "security.denied",
+    );
+    let o = v.run(
+        Some(&v.builder),
+        &["--json", "lease", "exec", &h, "--", "/bin/true"],
+    );
+    assert_eq!(code(&o), 1);
+    assert_eq!(json_of(&o)["refused"]["code"], "lockdown-active");
+    let o = v.run(Some(&v.builder), &["--json", "lease", "show", &h]);
+    assert_eq!(code(&o), 0, "reads stay allowed in lockdown: {}", err(&o));
+}

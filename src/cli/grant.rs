@@ -54,8 +54,10 @@ pub enum GrantCmd {
         reason: String,
     },
     /// List grants; needs `grant:read`
+    #[command(after_help = format!("Examples:\n  vaultgate grant list --json\n\n{EXIT_CODES_HELP}"))]
     List,
     /// Show one grant; needs `grant:read`
+    #[command(after_help = format!("Examples:\n  vaultgate grant show GBA-C1-APR-C1-0001\n\n{EXIT_CODES_HELP}"))]
     Show {
         /// The grant's auth code
         code: String,

@@ -98,11 +98,13 @@ pub enum IngestCmd {
     #[command(after_help = help("  vaultgate ingest bind ing_… --scope ai.gemini.inference --max-ttl 1h"))]
     Bind(BindArgs),
     /// Show one ingest and its contract; needs `ingest:read`
+    #[command(after_help = help("  vaultgate ingest show ing_… --json"))]
     Show {
         /// The ingest id
         id: String,
     },
     /// List every ingest and its contract; needs `ingest:read`
+    #[command(after_help = help("  vaultgate ingest list"))]
     List,
 }
 
@@ -180,6 +182,7 @@ pub enum LeaseCmd {
         limit: Option<u64>,
     },
     /// Show one lease (metadata only); needs `lease:read`
+    #[command(after_help = help("  vaultgate lease show vgl_… --json"))]
     Show {
         /// The lease handle
         handle: String,
@@ -207,6 +210,7 @@ pub enum LeaseCmd {
         command: Vec<OsString>,
     },
     /// Expire what is due (every lease and grant command does this first); needs `lease:sweep`
+    #[command(after_help = help("  vaultgate lease sweep --json"))]
     Sweep,
 }
 

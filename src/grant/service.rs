@@ -314,14 +314,9 @@ pub fn mint(
     match result {
         Ok(Ok(g)) => Outcome::ok("mint", g),
         Ok(Err(code)) => Outcome::refused("mint", code, code.as_str()),
-        Err(f) => {
-            let mut o = from_failure("mint", f);
-            // A racing insert refused by the index is a skip, not a failure.
-            if o.reason == Some(GrantCode::ActiveGrantExists) {
-                o.could_not_run = false;
-            }
-            o
-        }
+        // A racing insert refused by the partial unique index arrives here as the
+        // `active_grant_exists` refusal: a SKIP, exit 0, like the check above.
+        Err(f) => from_failure("mint", f),
     }
 }
 
