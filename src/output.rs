@@ -105,36 +105,86 @@ pub struct Style {
     color: bool,
 }
 
+/// Styled text. It derefs to the painted string (escapes included) as `String` did, and its
+/// `Display` honours a width by padding the *visible* text and then painting, so
+/// `format!("{:<10}", style.bad("MISMATCH"))` lines up the same with and without colour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Painted {
+    painted: String,
+    visible_chars: usize,
+}
+
+impl std::ops::Deref for Painted {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.painted
+    }
+}
+
+impl From<Painted> for String {
+    fn from(p: Painted) -> Self {
+        p.painted
+    }
+}
+
+impl std::fmt::Display for Painted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pad = f.width().unwrap_or(0).saturating_sub(self.visible_chars);
+        let (before, after) = match f.align() {
+            Some(std::fmt::Alignment::Right) => (pad, 0),
+            Some(std::fmt::Alignment::Center) => (pad / 2, pad - pad / 2),
+            Some(std::fmt::Alignment::Left) | None => (0, pad),
+        };
+        let fill = f.fill();
+        for _ in 0..before {
+            write!(f, "{fill}")?;
+        }
+        f.write_str(&self.painted)?;
+        for _ in 0..after {
+            write!(f, "{fill}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Style {
     /// Plain text, no escapes.
     pub fn plain() -> Self {
         Self { color: false }
     }
-    fn paint(self, code: &str, s: &str) -> String {
-        if self.color {
+    /// Colours on (what `--color always` gives).
+    pub fn colored() -> Self {
+        Self { color: true }
+    }
+    fn paint(self, code: &str, s: &str) -> Painted {
+        let painted = if self.color {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
             s.to_owned()
+        };
+        Painted {
+            painted,
+            visible_chars: s.chars().count(),
         }
     }
     /// Green.
-    pub fn good(self, s: &str) -> String {
+    pub fn good(self, s: &str) -> Painted {
         self.paint("32", s)
     }
     /// Red, bold.
-    pub fn bad(self, s: &str) -> String {
+    pub fn bad(self, s: &str) -> Painted {
         self.paint("1;31", s)
     }
     /// Yellow.
-    pub fn warn(self, s: &str) -> String {
+    pub fn warn(self, s: &str) -> Painted {
         self.paint("33", s)
     }
     /// Bold.
-    pub fn bold(self, s: &str) -> String {
+    pub fn bold(self, s: &str) -> Painted {
         self.paint("1", s)
     }
     /// The verdict word, coloured.
-    pub fn verdict(self, status: ExitStatus) -> String {
+    pub fn verdict(self, status: ExitStatus) -> Painted {
         match status {
             ExitStatus::Pass => self.good("PASS"),
             ExitStatus::Fail => self.bad("FAIL"),
@@ -319,4 +369,26 @@ fn write_stderr(s: &str) -> io::Result<()> {
     err.write_all(s.as_bytes())?;
     err.write_all(b"\n")?;
     err.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: colour dropped the column padding (`MISMATCH a.txt` against
+    /// `MISMATCH   a.txt`), because the width counted the escape bytes.
+    #[test]
+    fn padding_counts_visible_characters_only() {
+        let plain = format!("{:<10}|", Style::plain().bad("MISMATCH"));
+        let colored = format!("{:<10}|", Style::colored().bad("MISMATCH"));
+        assert_eq!(plain, "MISMATCH  |");
+        assert_eq!(colored, "\x1b[1;31mMISMATCH\x1b[0m  |");
+        assert_eq!(
+            format!("{:>6}", Style::colored().good("ok")),
+            "    \x1b[32mok\x1b[0m"
+        );
+        assert_eq!(format!("{:^6}", Style::plain().good("ok")), "  ok  ");
+        // Wider than the column: nothing is cut.
+        assert_eq!(format!("{:<3}", Style::plain().bad("UNLISTED")), "UNLISTED");
+    }
 }

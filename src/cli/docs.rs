@@ -11,7 +11,8 @@ use super::Cli;
 
 /// The full command-line reference as Markdown: every command's long `--help`.
 pub fn markdown() -> String {
-    let mut cmd = Cli::command();
+    // A fixed width, so the file does not depend on the terminal of whoever regenerates it.
+    let mut cmd = Cli::command().term_width(100);
     cmd.build();
     let mut out = String::from(
         "# vaultgate command-line reference\n\n\

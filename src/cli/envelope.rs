@@ -80,6 +80,9 @@ pub struct CheckArgs {
     /// The folder every path must stay inside
     #[arg(long, value_name = "DIR", default_value = ".")]
     root: PathBuf,
+
+    #[command(flatten)]
+    format: super::FormatArg,
 }
 
 /// The command line's names for the op vocabulary ([`Op`]; the core does not know clap).
@@ -206,7 +209,11 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitStatus> {
         record: args.record,
     };
     let report = envelope::decide(&env, &request, ctx.clock.as_ref())?;
-    Ok(ctx.printer.emit(&report))
+    ctx.emit_as(args.format.format, &report, || {
+        let codes = crate::sarif::codes::<envelope::EnvelopeCode>();
+        let file = crate::sarif::Artifact::File(args.envelope.clone());
+        crate::sarif::Run::new("envelope check", codes, &report.findings, file)
+    })
 }
 
 fn protect_inputs(args: &ProtectArgs) -> Result<(ValidEnvelope, Root, PathBuf)> {

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::Ctx;
+use super::{Ctx, Format, GateFormat};
 use crate::clock;
 use crate::exit::ExitStatus;
 use crate::gate::{self, GateOptions, LogLimit, Pins};
 use crate::hash::Sha256Digest;
 use crate::paths::SafeRelPath;
+use crate::sarif;
 
 /// The `after_help` of `vaultgate gate`.
 pub const GATE_HELP: &str = "\
@@ -111,6 +112,13 @@ pub struct GateArgs {
     /// Keep the workspace after the gate and print its path
     #[arg(long)]
     keep_workspace: bool,
+
+    /// Output format: text, json (as --json), sarif (SARIF 2.1.0) or junit (JUnit XML)
+    ///
+    /// See docs/ci.md. The exit code is the gate's whatever the format; the report folder is
+    /// written as always.
+    #[arg(long, value_enum, default_value_t = GateFormat::Text, value_name = "FORMAT")]
+    format: GateFormat,
 }
 
 fn parse_rel(s: &str) -> Result<SafeRelPath, String> {
@@ -182,13 +190,34 @@ pub fn dispatch(a: GateArgs, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         started_at,
     };
     match gate::gate(&opts) {
-        Ok(report) => Ok(ctx.printer.emit(&report)),
+        Ok(report) => emit(a.format, &report, ctx),
         Err(e) => match e.report() {
             // The report's own status is `error` (a step errored or it was not written).
-            Some(report) => Ok(ctx.printer.emit(report).worst(ExitStatus::Error)),
+            Some(report) => Ok(emit(a.format, report, ctx)?.worst(ExitStatus::Error)),
             None => Err(e.into()),
         },
     }
+}
+
+/// The report in the chosen format: text or JSON through the printer, SARIF or JUnit.
+fn emit(format: GateFormat, report: &gate::GateReport, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+    let format = match format {
+        GateFormat::Junit => {
+            let status = crate::output::Render::status(report);
+            return ctx.product_for(&crate::junit::gate(report)?, status, "junit");
+        }
+        GateFormat::Text => Format::Text,
+        GateFormat::Json => Format::Json,
+        GateFormat::Sarif => Format::Sarif,
+    };
+    ctx.emit_as(format, report, || {
+        let mut codes = sarif::codes::<gate::GateCode>();
+        codes.extend(sarif::codes::<crate::bundle::ZipCode>());
+        codes.extend(sarif::codes::<crate::bundle::extract::ExtractCode>());
+        codes.extend(sarif::codes::<crate::manifest::ManifestCode>());
+        let file = sarif::Artifact::File(report.bundle.clone());
+        sarif::Run::new("gate", codes, report.findings(), file)
+    })
 }
 
 #[cfg(test)]

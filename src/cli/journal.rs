@@ -174,6 +174,9 @@ pub struct VerifyArgs {
     expect_count: Option<usize>,
     #[command(flatten)]
     lines: LinesArg,
+
+    #[command(flatten)]
+    format: super::FormatArg,
 }
 
 /// An `entry_hash` as the journal writes it: 64 lowercase hex digits.
@@ -235,7 +238,12 @@ pub fn run(cmd: JournalCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 expect_count: v.expect_count,
                 lines: v.lines.lines(),
             };
-            Ok(emit(ctx, &journal::verify(&v.file, &opts)?))
+            let report = journal::verify(&v.file, &opts)?;
+            ctx.emit_as(v.format.format, &report, || {
+                let codes = crate::sarif::codes::<journal::JournalCode>();
+                let file = crate::sarif::Artifact::File(v.file.clone());
+                crate::sarif::Run::new("journal verify", codes, &report.findings, file)
+            })
         }
         JournalCmd::Head { file, lines } => Ok(emit(ctx, &journal::head(&file, lines.lines())?)),
         JournalCmd::Show { file, step_id } => {

@@ -26,7 +26,8 @@ glob is bad or the tree is empty.";
 const VERIFY_HELP: &str = "\
 Examples:
   vaultgate manifest verify                      # ./manifest.txt against the current folder
-  vaultgate manifest verify -m dist/manifest.txt # the tree is the manifest's folder
+  vaultgate manifest verify dist/manifest.txt    # a FILE: that manifest, rooted at its folder
+  vaultgate manifest verify -m dist/manifest.txt # the same, spelled out
   vaultgate manifest verify dist --json | jq .summary
 
 Passes when every listed file matches, none is missing and nothing is unlisted. Fails (exit 1)
@@ -146,7 +147,11 @@ pub struct GenerateArgs {
 /// Arguments of `manifest verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The tree to check [default: the manifest's folder, else `.`]
+    /// The tree to check, or a manifest FILE [default: the manifest's folder, else `.`]
+    ///
+    /// A file here means that manifest, rooted at its folder, as `sha256sum -c FILE` reads it:
+    /// `manifest verify dist/manifest.txt` is `manifest verify dist -m dist/manifest.txt`.
+    #[arg(value_name = "DIR|FILE")]
     dir: Option<PathBuf>,
 
     /// The manifest to check against [default: DIR/manifest.txt]
@@ -159,6 +164,9 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     walk: WalkArgs,
+
+    #[command(flatten)]
+    format: super::FormatArg,
 }
 
 /// Arguments of `manifest digest`.
@@ -190,6 +198,12 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         }
         ManifestCmd::Verify(a) => {
             let (root, manifest) = match (a.dir, a.manifest) {
+                (Some(f), None) if f.is_file() => (crate::fsutil::parent_dir(&f).to_path_buf(), f),
+                (Some(f), Some(_)) if f.is_file() => anyhow::bail!(
+                    "`{}` is a file, and --manifest names the manifest already\n\
+                     help: pass the tree to check as DIR, or the manifest alone as FILE",
+                    f.display()
+                ),
                 (Some(d), Some(m)) => (d, m),
                 (Some(d), None) => (d.clone(), d.join(MANIFEST_NAME)),
                 (None, Some(m)) => (crate::fsutil::parent_dir(&m).to_path_buf(), m),
@@ -203,7 +217,12 @@ pub fn dispatch(cmd: ManifestCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             opts.threads = a.walk.threads;
             let progress = ctx.printer.progress(0, PROGRESS_THRESHOLD, "verifying");
             let report = manifest::verify(&opts, &progress)?;
-            Ok(ctx.printer.emit(&report))
+            let findings = report.findings();
+            ctx.emit_as(a.format.format, &report, || {
+                let codes = crate::sarif::codes::<manifest::ManifestCode>();
+                let root = crate::sarif::Artifact::UnderRoot(opts.root.clone());
+                crate::sarif::Run::new("manifest verify", codes, &findings, root)
+            })
         }
         ManifestCmd::Digest(a) => Ok(ctx.printer.emit(&manifest::digest(&a.file)?)),
     }

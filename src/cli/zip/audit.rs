@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use crate::bundle::{self, AuditOptions, Nested};
 use crate::cli::Ctx;
 use crate::exit::ExitStatus;
+use crate::sarif;
 
 pub(super) const AUDIT_AFTER_HELP: &str = "\
 Examples:
@@ -85,6 +86,9 @@ pub struct AuditArgs {
     /// Deepest level of nested archives audited (the bundle's own members are level 1)
     #[arg(long, value_name = "N", default_value_t = AuditOptions::default().max_depth)]
     pub(super) max_depth: u32,
+
+    #[command(flatten)]
+    pub(super) format: crate::cli::FormatArg,
 }
 
 /// `--nested`.
@@ -116,5 +120,9 @@ pub(super) fn dispatch(args: &AuditArgs, ctx: &Ctx) -> anyhow::Result<ExitStatus
         max_depth: args.max_depth,
     };
     let report = bundle::audit_file(&args.bundle, &opts)?;
-    Ok(ctx.printer.emit(&report))
+    ctx.emit_as(args.format.format, &report, || {
+        let codes = sarif::codes::<bundle::ZipCode>();
+        let file = sarif::Artifact::File(args.bundle.clone());
+        sarif::Run::new("zip audit", codes, &report.findings, file)
+    })
 }
