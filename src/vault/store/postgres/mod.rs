@@ -441,14 +441,12 @@ impl Store for PgStore {
     }
 
     fn schema_cookie(&mut self) -> Result<i64, StoreError> {
-        match self.cookie {
-            Some(c) => Ok(c),
-            None => {
-                let c = cookie_of(&mut self.client)?;
-                self.cookie = Some(c);
-                Ok(c)
-            }
+        if let Some(c) = self.cookie {
+            return Ok(c);
         }
+        let c = cookie_of(&mut self.client)?;
+        self.cookie = Some(c);
+        Ok(c)
     }
 
     fn integrity_check(&mut self) -> Result<Vec<String>, StoreError> {
