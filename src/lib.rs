@@ -5,6 +5,7 @@
 //! [`fsutil`], [`hash`], [`paths`], [`walk`]). The core never prints; every report goes through
 //! [`output::Printer`].
 
+pub mod agent;
 pub mod bundle;
 pub mod canon;
 pub mod cli;

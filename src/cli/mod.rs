@@ -3,6 +3,7 @@
 //! Each family has its own `<Family>Cmd` in `src/cli/<family>.rs`; an arm here builds typed
 //! input, calls the core, and hands the report to the [`Printer`].
 
+mod agent;
 pub mod docs;
 mod envelope;
 mod gate;
@@ -154,6 +155,10 @@ enum Command {
     /// Check operations against an envelope policy
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCmd),
+
+    /// Discover, install, build, enable, run and stop OpenSentience agents
+    #[command(subcommand)]
+    Agent(agent::AgentCmd),
 
     #[command(flatten)]
     Vault(vault::VaultCmd),
@@ -506,6 +511,7 @@ fn dispatch(command: Command, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         Command::Zip(cmd) => zip::dispatch(cmd, ctx),
         Command::Journal(cmd) => journal::run(cmd, ctx),
         Command::Envelope(cmd) => envelope::dispatch(cmd, ctx),
+        Command::Agent(cmd) => agent::dispatch(cmd, ctx),
         Command::Man { out } => write_man_pages(&out, ctx),
         Command::Vault(cmd) => vault::dispatch(cmd, ctx),
         Command::Provider(cmd) => lease::provider(cmd, ctx),

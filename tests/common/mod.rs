@@ -7,6 +7,7 @@
 //! (set by `.ci/run`) it is a panic, so CI can never count a skipped interop test as passed.
 //! Such a test's name ends in `_needs_<tool>` so the list of tests says what it depends on.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+pub mod agent;
 
 pub mod pg;
 pub mod vault;

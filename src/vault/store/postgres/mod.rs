@@ -56,6 +56,7 @@ GRANT SELECT, UPDATE ON {schema}.audit_head TO {role};
 GRANT SELECT ON {schema}.schema_migrations TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.vault_meta, {schema}.tokens, {schema}.secrets TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.assets, {schema}.ingests, {schema}.contracts, {schema}.leases, {schema}.grants TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.agent_catalog, {schema}.agent_approvals, {schema}.agent_runs TO {role};
 ";
 
 /// The URL that selects PostgreSQL, if any: the environment first, then the configuration.
