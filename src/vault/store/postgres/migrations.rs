@@ -53,4 +53,23 @@ mod tests {
             .collect();
         assert_eq!(pg, lite, "both stores must know the same migrations");
     }
+
+    #[test]
+    fn the_runner_grants_name_every_table_of_every_migration() {
+        let grants = super::super::RUNNER_GRANTS;
+        for m in all() {
+            for table in m
+                .sql
+                .split("CREATE TABLE ")
+                .skip(1)
+                .filter_map(|rest| rest.split_whitespace().next())
+            {
+                assert!(
+                    grants.contains(&format!("{{schema}}.{table}")),
+                    "migration {} creates `{table}` but RUNNER_GRANTS does not name it",
+                    m.version
+                );
+            }
+        }
+    }
 }
