@@ -1053,14 +1053,6 @@ fn codes_not_named_by_any_end_to_end_test_are_pinned() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Commands whose `after_help` still writes its own exit-code list instead of the shared
-/// `EXIT_CODES_HELP` (through `exit::with_exit_codes`); each owner takes its command off.
-const OWN_EXIT_CODE_TEXT: &[&str] = &[
-    "vaultgate gate",
-    "vaultgate zip audit",
-    "vaultgate zip pack",
-];
-
 /// One exit-code text for every command: each leaf command's `--help` carries the shared
 /// `EXIT_CODES_HELP` exactly once and no other `Exit codes:` list.
 #[test]
@@ -1084,9 +1076,6 @@ fn every_command_help_carries_the_one_exit_code_text() {
     leaves(&cmd, "vaultgate", &mut all);
     let mut problems = Vec::new();
     for (path, help) in &all {
-        if OWN_EXIT_CODE_TEXT.contains(&path.as_str()) {
-            continue;
-        }
         let shared = help.matches(vaultgate::exit::EXIT_CODES_HELP).count();
         let lists = help.matches("Exit codes:").count();
         if shared != 1 || lists != 1 {
@@ -1094,9 +1083,6 @@ fn every_command_help_carries_the_one_exit_code_text() {
                 "`{path} --help`: shared exit-code text {shared} time(s), `Exit codes:` {lists} time(s)"
             ));
         }
-    }
-    for p in OWN_EXIT_CODE_TEXT {
-        assert!(all.iter().any(|(path, _)| path == p), "`{p}` is no command");
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -1,7 +1,11 @@
 //! `--format sarif` (zip audit, gate, manifest verify, envelope check) and `--format junit`
 //! (gate) through the real binary. Every SARIF log is validated against the published OASIS
-//! SARIF 2.1.0 schema vendored in `fixtures/sarif/` (formats checked too: `helpUri` must be an
-//! absolute URI), and the validator is shown to reject a broken log so the check is not vacuous.
+//! SARIF 2.1.0 JSON schema (formats checked too: `helpUri` must be an absolute URI), and the
+//! validator is shown to reject a broken log so the check is not vacuous. The schema is not
+//! committed: `scripts/sarif-schema.sh` (run by `.ci/run`) puts the copy that the npm package
+//! `@microsoft/jest-sarif` ships at `target/sarif-schema/sarif-schema-2.1.0.json`, or
+//! `VAULTGATE_SARIF_SCHEMA` names one. Without it the schema part says SKIPPED (a failure under
+//! `VAULTGATE_REQUIRE_INTEROP=1`); the structural checks still run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -17,24 +21,35 @@ use testkit::{E, build};
 
 const DEMO_MANIFEST: &str = "b17eea588fbfef77c9a7ae9d7bd8f3fe73f8bb96ef20e7881d882c37596d800a";
 
-fn validator() -> jsonschema::Validator {
-    let path = repo_root().join("fixtures/sarif/sarif-schema-2.1.0.json");
+fn validator() -> Option<jsonschema::Validator> {
+    let path = std::env::var_os("VAULTGATE_SARIF_SCHEMA").map_or_else(
+        || repo_root().join("target/sarif-schema/sarif-schema-2.1.0.json"),
+        std::path::PathBuf::from,
+    );
+    if !common::require_file(
+        "the SARIF 2.1.0 schema (run scripts/sarif-schema.sh)",
+        &path,
+    ) {
+        return None;
+    }
     let schema: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     jsonschema::draft4::options()
         .should_validate_formats(true)
         .build(&schema)
+        .map(Some)
         .unwrap()
 }
 
 /// Parse stdout as SARIF and validate it; returns the log.
 fn valid_sarif(out: &Output) -> Value {
     let log = json_of(out);
-    let v = validator();
-    let errors: Vec<String> = v
-        .iter_errors(&log)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(errors.is_empty(), "SARIF schema violations: {errors:#?}");
+    if let Some(v) = validator() {
+        let errors: Vec<String> = v
+            .iter_errors(&log)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "SARIF schema violations: {errors:#?}");
+    }
     assert_eq!(log["version"], "2.1.0");
     log
 }
@@ -79,8 +94,8 @@ fn json_codes(doc: &Value) -> Vec<String> {
 }
 
 #[test]
-fn the_schema_check_rejects_a_broken_log() {
-    let v = validator();
+fn the_schema_check_rejects_a_broken_log_needs_sarif_schema() {
+    let Some(v) = validator() else { return };
     assert!(
         !v.is_valid(&serde_json::json!({"runs": []})),
         "version is required"

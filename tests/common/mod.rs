@@ -63,6 +63,16 @@ pub fn require_shared(rel: &str) -> Option<PathBuf> {
     }
 }
 
+/// `true` when `path` is a file (an installed schema, a downloaded tool). Otherwise: panics when
+/// `VAULTGATE_REQUIRE_INTEROP=1`, else prints `SKIPPED: <test> needs <what>` and returns `false`.
+pub fn require_file(what: &str, path: &Path) -> bool {
+    let found = path.is_file();
+    if !found {
+        skip_or_panic(&format!("{what} (looked for `{}`)", path.display()));
+    }
+    found
+}
+
 fn skip_or_panic(what: &str) {
     // libtest names each test's thread after the test.
     let current = std::thread::current();

@@ -27,10 +27,7 @@ Text output: one line per finding, `CODE  #N  ENTRY  MESSAGE`, where #N is the e
 the central directory (0-based, as in --json `entries[].index`) and #- marks a finding about
 the whole archive.
 
-Exit codes:
-  0  pass: no finding
-  1  findings were reported (including an archive that cannot be parsed at all)
-  2  could not run: usage, I/O, configuration or internal error";
+Fails (exit 1) on any error finding, including an archive that cannot be parsed at all.";
 
 /// Arguments of `vaultgate zip audit`.
 #[derive(Debug, Args)]

@@ -17,11 +17,11 @@ pub enum ZipCmd {
     /// Checks names, collisions, entry types and modes, header differentials, layout,
     /// encryption, compression methods, build byproducts, size limits, every entry's data and
     /// nested archives, and reports every finding.
-    #[command(after_help = audit::AUDIT_AFTER_HELP)]
+    #[command(after_help = crate::exit::with_exit_codes(audit::AUDIT_AFTER_HELP))]
     Audit(audit::AuditArgs),
 
     /// Pack a tree into a clean, byte-reproducible bundle with a regenerated manifest
-    #[command(after_help = pack::PACK_HELP)]
+    #[command(after_help = crate::exit::with_exit_codes(pack::PACK_HELP))]
     Pack(pack::PackArgs),
 }
 

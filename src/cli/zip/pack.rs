@@ -21,9 +21,8 @@ Examples:
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) vaultgate zip pack dist -o dist.zip --json
   vaultgate gate dist.zip --expect-manifest <manifest sha256 printed above> --run 'sh checks.sh'
 
-Exit codes:
-  0  bundle written
-  2  could not run: a symlink, special file or bad name refused, bad SOURCE_DATE_EPOCH, I/O error";
+Exit 0 means the bundle was written; a symlink, special file or bad name refused, a bad
+SOURCE_DATE_EPOCH or an I/O error is exit 2 (could not run), and nothing is written.";
 
 /// Arguments of `zip pack`.
 #[derive(Debug, Args)]
