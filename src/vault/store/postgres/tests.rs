@@ -146,3 +146,106 @@ fn urls_are_checked_and_never_echo_a_password() {
         "postgres://u@db.example:6432/v"
     );
 }
+
+#[test]
+fn the_runner_grants_suffice_for_the_agent_family() {
+    use crate::vault::store::TxMode;
+    use crate::vault::store::agent::{AgentApprovalRow, AgentCatalogRow, AgentRunRow};
+    let Some(base) = test_url("the_runner_grants_suffice_for_the_agent_family") else {
+        return;
+    };
+    let Ok(runner_base) = std::env::var("VAULTGATE_TEST_RUNNER_URL") else {
+        assert!(
+            std::env::var("VAULTGATE_REQUIRE_INTEROP").as_deref() != Ok("1"),
+            "VAULTGATE_TEST_RUNNER_URL is unset"
+        );
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED: the_runner_grants_suffice_for_the_agent_family needs VAULTGATE_TEST_RUNNER_URL; it did not run\n",
+        );
+        return;
+    };
+    let (url, schema) = fresh_schema(&base);
+    PgStore::create(&url, "2026-01-01T00:00:00Z").unwrap();
+    let grants = RUNNER_GRANTS
+        .replace("{schema}", &schema)
+        .replace("{role}", "vaultgate_runner");
+    Client::connect(&url, NoTls)
+        .unwrap()
+        .batch_execute(&grants)
+        .unwrap();
+    let mut s = PgStore::open(&with_schema(&runner_base, &schema)).unwrap();
+    let mut cat = AgentCatalogRow {
+        agent_id: "a".into(),
+        name: "n".into(),
+        version: "1".into(),
+        description: "d".into(),
+        manifest_path: "/p/opensentience.agent.json".into(),
+        manifest_hash: "a".repeat(64),
+        permissions_hash: "b".repeat(64),
+        permissions: vec!["fs:read:/x".into()],
+        entrypoint_type: "command".into(),
+        entrypoint_value: "bin/agent.sh".into(),
+        git_url: "https://example.com/a.git".into(),
+        git_ref: None,
+        capabilities: vec![],
+        discovered_at: 1,
+        updated_at: 2,
+        installed_commit: None,
+        installed_ref: None,
+        installed_at: None,
+        build_status: "none".into(),
+        build_commit: None,
+        build_started_at: None,
+        build_finished_at: None,
+        build_message: None,
+    };
+    let approval = AgentApprovalRow {
+        agent_id: "a".into(),
+        approved: vec!["fs:read:/x".into()],
+        permissions_hash: "b".repeat(64),
+        manifest_hash: "a".repeat(64),
+        entrypoint: "command:bin/agent.sh".into(),
+        approved_by: "acc".into(),
+        approved_at: 3,
+        revoked_at: None,
+        revoked_by: None,
+    };
+    let mut run = AgentRunRow {
+        run_id: "r1".into(),
+        agent_id: "a".into(),
+        status: "running".into(),
+        requested_by: "acc".into(),
+        commit: "c".repeat(40),
+        created_ms: 10,
+        started_ms: None,
+        ended_ms: None,
+        pid: Some(42),
+        start_time: Some(7),
+        boot_id: Some("b".into()),
+        monitor_pid: None,
+        monitor_start_time: None,
+        session_id: None,
+        last_heartbeat_ms: None,
+        heartbeat_interval_ms: 5000,
+        stop_requested_ms: None,
+        exit_code: None,
+        signal: None,
+        reason: None,
+    };
+    let mut tx = s.begin(TxMode::Write).unwrap();
+    tx.agent_catalog_put(&cat).unwrap();
+    tx.agent_approval_put(&approval).unwrap();
+    tx.agent_run_put(&run).unwrap();
+    // The upserts' UPDATE path, as the runner.
+    cat.build_status = "built".into();
+    run.status = "stopped".into();
+    tx.agent_catalog_put(&cat).unwrap();
+    tx.agent_approval_put(&approval).unwrap();
+    tx.agent_run_put(&run).unwrap();
+    tx.commit().unwrap();
+    let mut tx = s.begin(TxMode::Read).unwrap();
+    assert_eq!(tx.agent_catalog_get("a").unwrap(), Some(cat));
+    assert_eq!(tx.agent_run_get("r1").unwrap(), Some(run));
+    assert_eq!(tx.agent_run_live("a").unwrap(), None);
+}
