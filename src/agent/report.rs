@@ -59,14 +59,9 @@ impl AgentReport {
 }
 
 impl Render for AgentReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/agent/v1"
-    }
-
-    fn status(&self) -> ExitStatus {
-        self.forced
-            .unwrap_or_else(|| ExitStatus::pass_if(all_clear(&self.findings)))
-    }
+    crate::render_head!("vaultgate/agent/v1", |r: &Self| r
+        .forced
+        .unwrap_or_else(|| ExitStatus::pass_if(all_clear(&r.findings))));
 
     fn to_json(&self) -> Map<String, Value> {
         let mut m = self.body.clone();

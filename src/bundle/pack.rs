@@ -527,13 +527,7 @@ fn write_zip(
 }
 
 impl Render for PackReport {
-    fn schema(&self) -> &'static str {
-        "vaultgate/zip-pack/v1"
-    }
-
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!("vaultgate/zip-pack/v1", crate::output::passes);
 
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({

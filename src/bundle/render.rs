@@ -54,13 +54,7 @@ impl AuditReport {
 }
 
 impl Render for AuditReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-
-    fn status(&self) -> ExitStatus {
-        ExitStatus::pass_if(self.passed())
-    }
+    crate::render_head!(SCHEMA, |r: &Self| ExitStatus::pass_if(r.passed()));
 
     fn to_json(&self) -> Map<String, Value> {
         let findings: Vec<Value> = self

@@ -357,7 +357,7 @@ pub fn dispatch(cmd: VaultCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 let o = v.audit_verify_chain()?;
                 extra.push((
                     "chain".to_owned(),
-                    o.issues.first().map(vault::audit::AuditIssue::code_str),
+                    o.issues.first().map(|f| f.code),
                     format!("{} rows, {} problem(s)", o.rows, o.issue_total),
                 ));
             }
@@ -731,11 +731,8 @@ fn check_checkpoint(
     };
     if let Some((code, message)) = issue {
         o.issue_total += 1;
-        o.issues.push(vault::audit::AuditIssue {
-            code,
-            seq: Some(seq),
-            message,
-        });
+        o.issues
+            .push(vault::audit::audit_finding(code, Some(seq), message));
     }
     Ok(())
 }

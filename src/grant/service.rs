@@ -437,12 +437,7 @@ pub struct GrantListReport {
 }
 
 impl Render for GrantListReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(SCHEMA, crate::output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": self.command,

@@ -61,12 +61,7 @@ pub struct LeaseReport {
 }
 
 impl Render for LeaseReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(SCHEMA, crate::output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": self.command,
@@ -116,12 +111,7 @@ pub struct LeaseListReport {
 }
 
 impl Render for LeaseListReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(SCHEMA, crate::output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": "list",
@@ -153,12 +143,7 @@ pub struct SweepReport {
 }
 
 impl Render for SweepReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(SCHEMA, crate::output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": "sweep",
@@ -190,12 +175,7 @@ pub struct RefusedReport {
 }
 
 impl Render for RefusedReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Fail
-    }
+    crate::render_head!(SCHEMA, |_: &Self| ExitStatus::Fail);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": self.command,
@@ -237,12 +217,7 @@ pub struct AssetReport {
 }
 
 impl Render for AssetReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(SCHEMA, crate::output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": self.command,
@@ -282,12 +257,7 @@ pub struct ProviderReport {
 }
 
 impl Render for ProviderReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        ExitStatus::Pass
-    }
+    crate::render_head!(SCHEMA, crate::output::passes);
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": "provider-add",
@@ -393,13 +363,10 @@ pub struct IngestReport {
 }
 
 impl Render for IngestReport {
-    fn schema(&self) -> &'static str {
-        SCHEMA
-    }
-    fn status(&self) -> ExitStatus {
-        // A contract is recorded either way; an ineligible one exits 1 so a script notices.
-        ExitStatus::pass_if(crate::report::all_clear(&self.findings))
-    }
+    // A contract is recorded either way; an ineligible one exits 1 so a script notices.
+    crate::render_head!(SCHEMA, |r: &Self| ExitStatus::pass_if(
+        crate::report::all_clear(&r.findings)
+    ));
     fn to_json(&self) -> Map<String, Value> {
         json_object(json!({
             "command": self.command,

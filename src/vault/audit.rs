@@ -26,7 +26,7 @@ use super::crypto::{self, MacKey};
 use super::store::{AuditHead, AuditRow, SchemaState};
 use crate::canon;
 use crate::fsutil::{self, FsError};
-use crate::report::{Finding, FindingCode as _, Location};
+use crate::report::{Finding, Location};
 
 /// `prev_mac` of row 1.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -384,54 +384,38 @@ pub fn write_anchor(path: &Path, key: &MacKey, a: &Anchor) -> Result<(), FsError
     Ok(())
 }
 
-/// A problem found checking the log or its anchor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditIssue {
-    /// The reason code.
-    pub code: VaultCode,
-    /// The row it is about, if one.
-    pub seq: Option<u64>,
-    /// Lowercase message.
-    pub message: String,
+/// A problem found checking the log or its anchor, as the one shared finding type: the code,
+/// `audit row N` (or `audit.head`) as subject, and the row's seq as `location.entry_index`.
+pub fn audit_finding(code: VaultCode, seq: Option<u64>, message: impl Into<String>) -> Finding {
+    audit_finding_inner(code, seq, message.into())
 }
 
-impl AuditIssue {
-    fn new(code: VaultCode, seq: Option<u64>, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            seq,
-            message: message.into(),
-        }
-    }
-    /// As a report finding.
-    pub fn finding(&self) -> Finding {
-        let subject = self
-            .seq
-            .map_or_else(|| "audit.head".to_owned(), |s| format!("audit row {s}"));
-        Finding::error(self.code, subject, self.message.clone()).at(Location {
-            entry_index: self.seq,
-            ..Location::default()
-        })
-    }
-    /// The code's text.
-    pub fn code_str(&self) -> &'static str {
-        self.code.as_str()
-    }
+/// [`audit_finding`], boxed, as the error of the anchor and head checks (a finding is large).
+fn boxed(code: VaultCode, seq: Option<u64>, message: impl Into<String>) -> Box<Finding> {
+    Box::new(audit_finding_inner(code, seq, message.into()))
+}
+
+fn audit_finding_inner(code: VaultCode, seq: Option<u64>, message: String) -> Finding {
+    let subject = seq.map_or_else(|| "audit.head".to_owned(), |s| format!("audit row {s}"));
+    Finding::error(code, subject, message).at(Location {
+        entry_index: seq,
+        ..Location::default()
+    })
 }
 
 /// Read and authenticate the anchor.
-pub fn read_anchor(path: &Path, key: &MacKey) -> Result<Anchor, AuditIssue> {
+pub fn read_anchor(path: &Path, key: &MacKey) -> Result<Anchor, Box<Finding>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(AuditIssue::new(
+            return Err(boxed(
                 VaultCode::AuditAnchorMissing,
                 None,
                 format!("the audit head anchor `{}` is missing", path.display()),
             ));
         }
         Err(e) => {
-            return Err(AuditIssue::new(
+            return Err(boxed(
                 VaultCode::AuditAnchorInvalid,
                 None,
                 format!("cannot read `{}`: {e}", path.display()),
@@ -439,7 +423,7 @@ pub fn read_anchor(path: &Path, key: &MacKey) -> Result<Anchor, AuditIssue> {
         }
     };
     let bad = |why: &str| {
-        AuditIssue::new(
+        boxed(
             VaultCode::AuditAnchorInvalid,
             None,
             format!("the audit head anchor `{}` {why}", path.display()),
@@ -486,9 +470,9 @@ pub fn check_head(
     head: Option<&AuditHead>,
     schema: &SchemaState,
     get: &mut dyn FnMut(u64) -> Result<Option<AuditRow>, String>,
-) -> Result<(), AuditIssue> {
+) -> Result<(), Box<Finding>> {
     if schema.cookie != anchor.cookie {
-        return Err(AuditIssue::new(
+        return Err(boxed(
             VaultCode::AuditSchemaChanged,
             None,
             format!(
@@ -499,7 +483,7 @@ pub fn check_head(
     }
     let head_seq = head.map_or(0, |h| h.seq);
     if head_seq < anchor.seq {
-        return Err(AuditIssue::new(
+        return Err(boxed(
             VaultCode::AuditTruncated,
             None,
             format!(
@@ -512,16 +496,16 @@ pub fn check_head(
     let mut prev_mac = anchor.mac.clone();
     if anchor.seq > 0 {
         let row = get(anchor.seq)
-            .map_err(|e| AuditIssue::new(VaultCode::AuditHeadMismatch, Some(anchor.seq), e))?
+            .map_err(|e| boxed(VaultCode::AuditHeadMismatch, Some(anchor.seq), e))?
             .ok_or_else(|| {
-                AuditIssue::new(
+                boxed(
                     VaultCode::AuditTruncated,
                     Some(anchor.seq),
                     format!("the anchored row {} is missing", anchor.seq),
                 )
             })?;
         if row.mac != anchor.mac {
-            return Err(AuditIssue::new(
+            return Err(boxed(
                 VaultCode::AuditHeadMismatch,
                 Some(anchor.seq),
                 format!(
@@ -531,7 +515,7 @@ pub fn check_head(
             ));
         }
         if !row_mac_ok(key, &row, &mut scratch) {
-            return Err(AuditIssue::new(
+            return Err(boxed(
                 VaultCode::AuditMacMismatch,
                 Some(anchor.seq),
                 format!("row {} does not match its MAC (edited)", anchor.seq),
@@ -540,23 +524,23 @@ pub fn check_head(
     }
     for seq in anchor.seq + 1..=head_seq {
         let row = get(seq)
-            .map_err(|e| AuditIssue::new(VaultCode::AuditChainBroken, Some(seq), e))?
+            .map_err(|e| boxed(VaultCode::AuditChainBroken, Some(seq), e))?
             .ok_or_else(|| {
-                AuditIssue::new(
+                boxed(
                     VaultCode::AuditSeqGap,
                     Some(seq),
                     format!("row {seq} is missing"),
                 )
             })?;
         if row.prev_mac != prev_mac {
-            return Err(AuditIssue::new(
+            return Err(boxed(
                 VaultCode::AuditChainBroken,
                 Some(seq),
                 format!("row {seq} does not chain to row {}", seq - 1),
             ));
         }
         if !row_mac_ok(key, &row, &mut scratch) {
-            return Err(AuditIssue::new(
+            return Err(boxed(
                 VaultCode::AuditMacMismatch,
                 Some(seq),
                 format!("row {seq} does not match its MAC"),
@@ -577,7 +561,7 @@ pub struct ChainVerifier {
     /// Rows seen.
     pub rows: u64,
     /// The first issues (at most [`ChainVerifier::KEEP`]).
-    pub issues: Vec<AuditIssue>,
+    pub issues: Vec<Finding>,
     /// Issues in all.
     pub issue_total: u64,
 }
@@ -602,7 +586,7 @@ impl ChainVerifier {
     fn issue(&mut self, code: VaultCode, seq: u64, message: String) {
         self.issue_total += 1;
         if self.issues.len() < Self::KEEP {
-            self.issues.push(AuditIssue::new(code, Some(seq), message));
+            self.issues.push(audit_finding(code, Some(seq), message));
         }
     }
 
@@ -668,7 +652,7 @@ impl ChainVerifier {
         let (seq, mac) = (self.expected_seq - 1, self.prev_mac.clone());
         if seq < anchor.seq {
             self.issue_total += 1;
-            self.issues.push(AuditIssue::new(
+            self.issues.push(audit_finding(
                 VaultCode::AuditTruncated,
                 None,
                 format!(
@@ -678,7 +662,7 @@ impl ChainVerifier {
             ));
         } else if seq == anchor.seq && mac != anchor.mac {
             self.issue_total += 1;
-            self.issues.push(AuditIssue::new(
+            self.issues.push(audit_finding(
                 VaultCode::AuditHeadMismatch,
                 Some(seq),
                 "the last row's MAC differs from the anchor's".to_owned(),
@@ -690,6 +674,7 @@ impl ChainVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::FindingCode as _;
 
     fn row(seq: u64, prev: &str, key: &MacKey) -> AuditRow {
         let mut r = AuditRow {
@@ -745,17 +730,21 @@ mod tests {
         for r in [&r1, &edited, &r3] {
             v.push(r);
         }
-        assert_eq!(v.issues[0].code, VaultCode::AuditMacMismatch);
+        assert_eq!(v.issues[0].code, VaultCode::AuditMacMismatch.as_str());
 
         let mut v = ChainVerifier::new(&key);
         for r in [&r1, &r3] {
             v.push(r);
         }
-        assert!(v.issues.iter().any(|i| i.code == VaultCode::AuditSeqGap));
         assert!(
             v.issues
                 .iter()
-                .any(|i| i.code == VaultCode::AuditChainBroken)
+                .any(|i| i.code == VaultCode::AuditSeqGap.as_str())
+        );
+        assert!(
+            v.issues
+                .iter()
+                .any(|i| i.code == VaultCode::AuditChainBroken.as_str())
         );
     }
 
@@ -792,7 +781,7 @@ mod tests {
         std::fs::write(&p, text).unwrap();
         assert_eq!(
             read_anchor(&p, &key).unwrap_err().code,
-            VaultCode::AuditAnchorInvalid
+            VaultCode::AuditAnchorInvalid.as_str()
         );
     }
 }

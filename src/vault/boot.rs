@@ -292,8 +292,8 @@ fn run<'c>(
     // 4. audit head
     let checked = (|| -> Result<(audit::Anchor, u64), (VaultCode, String)> {
         let anchor = audit::read_anchor(&home.anchor_path(), &keys.audit)
-            .map_err(|i| (i.code, i.message))?;
-        let inner = (|| -> Result<Result<u64, audit::AuditIssue>, String> {
+            .map_err(|f| (VaultCode::of_finding(&f), f.message))?;
+        let inner = (|| -> Result<Result<u64, Box<crate::report::Finding>>, String> {
             let mut tx = store.begin(TxMode::Read).map_err(|e| e.to_string())?;
             let head = tx.audit_head().map_err(|e| e.to_string())?;
             let mut get = |seq| tx_get(tx.as_mut(), seq);
@@ -302,7 +302,7 @@ fn run<'c>(
         })();
         match inner {
             Ok(Ok(seq)) => Ok((anchor, seq)),
-            Ok(Err(i)) => Err((i.code, i.message)),
+            Ok(Err(f)) => Err((VaultCode::of_finding(&f), f.message)),
             Err(e) => Err((VaultCode::DbUnreadable, e)),
         }
     })();

@@ -107,6 +107,19 @@ pub enum VaultCode {
     TokenNameInvalid,
 }
 
+impl VaultCode {
+    /// The code of a finding the vault made (boot turns an audit finding back into its step's
+    /// reason). Every vault finding is built from a `VaultCode`, so the lookup always succeeds;
+    /// were it ever to miss, the answer is still a refusal (`audit-chain-broken`), never a pass.
+    pub fn of_finding(f: &crate::report::Finding) -> Self {
+        Self::all()
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == f.code)
+            .unwrap_or(Self::AuditChainBroken)
+    }
+}
+
 impl FindingCode for VaultCode {
     fn as_str(self) -> &'static str {
         match self {

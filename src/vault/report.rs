@@ -167,11 +167,7 @@ impl VaultReport {
 
     /// `audit verify` (live or offline).
     pub fn verify(o: &VerifyOutcome, what: &str) -> Self {
-        let findings: Vec<Finding> = o
-            .issues
-            .iter()
-            .map(super::audit::AuditIssue::finding)
-            .collect();
+        let findings: Vec<Finding> = o.issues.clone();
         let ok = o.issue_total == 0;
         let rate = if o.seconds > 0.0 {
             #[allow(clippy::cast_precision_loss)]
@@ -186,8 +182,10 @@ impl VaultReport {
             .map(|i| {
                 format!(
                     "{}  {}: {}",
-                    i.code_str(),
-                    i.seq
+                    i.code,
+                    i.location
+                        .as_ref()
+                        .and_then(|l| l.entry_index)
                         .map_or_else(|| "audit.head".into(), |s| format!("row {s}")),
                     i.message
                 )

@@ -7,11 +7,12 @@ use std::io::{BufRead, Write};
 use serde_json::{Map, Value, json};
 
 use super::act::{Act, ActFailure, Caller};
-use super::audit::{self, AuditIssue, ChainVerifier};
+use super::audit::{self, ChainVerifier, audit_finding};
 use super::codes::VaultCode;
 use super::crypto::MacKey;
 use super::store::{AuditFilter, AuditRow, TxMode};
 use super::{Vault, VaultError, meta};
+use crate::report::Finding;
 
 /// The first line's `schema` of an export.
 pub const EXPORT_SCHEMA: &str = "vaultgate/audit-export/v1";
@@ -28,7 +29,7 @@ pub struct VerifyOutcome {
     /// The anchor's seq, when one was compared.
     pub anchor_seq: Option<u64>,
     /// Problems (the first [`ChainVerifier::KEEP`]).
-    pub issues: Vec<AuditIssue>,
+    pub issues: Vec<Finding>,
     /// Problems in all.
     pub issue_total: u64,
     /// Seconds the walk took.
@@ -81,7 +82,7 @@ impl Vault<'_> {
             }
             Err(i) => {
                 v.issue_total += 1;
-                v.issues.push(i.clone());
+                v.issues.push((**i).clone());
             }
         }
         let cookie = self.store.schema_cookie()?;
@@ -89,23 +90,23 @@ impl Vault<'_> {
             && a.cookie != cookie
         {
             v.issue_total += 1;
-            v.issues.push(AuditIssue {
-                code: VaultCode::AuditSchemaChanged,
-                seq: None,
-                message: format!(
+            v.issues.push(audit_finding(
+                VaultCode::AuditSchemaChanged,
+                None,
+                format!(
                     "the schema changed outside vaultgate (cookie {cookie}, anchor recorded {})",
                     a.cookie
                 ),
-            });
+            ));
         }
         let schema = self.store.schema_state()?;
         if !schema.protection_problems.is_empty() {
             v.issue_total += 1;
-            v.issues.push(AuditIssue {
-                code: VaultCode::SchemaTampered,
-                seq: None,
-                message: schema.protection_problems.join("; "),
-            });
+            v.issues.push(audit_finding(
+                VaultCode::SchemaTampered,
+                None,
+                schema.protection_problems.join("; "),
+            ));
         }
         let (head_seq, head_mac) = v.head();
         let head_mac = head_mac.to_owned();
@@ -239,11 +240,7 @@ pub fn verify_export(input: &mut dyn BufRead, key: &MacKey) -> Result<VerifyOutc
     let started = std::time::Instant::now();
     let mut v = ChainVerifier::new(key);
     let mut lines = input.lines();
-    let bad = |m: String| AuditIssue {
-        code: VaultCode::AuditExportInvalid,
-        seq: None,
-        message: m,
-    };
+    let bad = |m: String| audit_finding(VaultCode::AuditExportInvalid, None, m);
     let mut extra = Vec::new();
     let header: Option<Map<String, Value>> = match lines.next() {
         Some(Ok(l)) => crate::canon::parse_object(l.as_bytes()).ok(),
