@@ -69,6 +69,30 @@ pub enum VaultCmd {
     /// Manage the master key
     #[command(subcommand)]
     Key(KeyCmd),
+
+    /// Move the vault's database to another store (PostgreSQL: docs/scale.md)
+    #[command(subcommand)]
+    Store(StoreCmd),
+}
+
+/// `store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Copy this SQLite home's state and audit chain into PostgreSQL; needs `admin`
+    ///
+    /// The target schema (the URL's `search_path`, default `public`) must hold no vaultgate
+    /// tables. The chain is verified on the server before the home switches: the anchor is
+    /// rewritten for PostgreSQL and `vault.db` is renamed `vault.db.migrated`. Then set
+    /// `VAULTGATE_DATABASE_URL` (or `database_url` in config.json, written by this command when
+    /// the URL carries no password).
+    #[command(after_help = help(
+        "  vaultgate store migrate --to postgres://vaultgate_owner@db.internal/vaultgate"
+    ))]
+    Migrate {
+        /// The PostgreSQL URL (`postgres://user@host:port/db`; use `?options=-csearch_path%3DS` for a schema)
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// `token …`.
@@ -164,10 +188,22 @@ pub enum AuditCmd {
         /// An export made by `audit export --jsonl`
         #[arg(long, value_name = "FILE", requires = "audit_key_file")]
         export: Option<PathBuf>,
+        /// Also check a checkpoint printed by `audit checkpoint` (`SEQ:MAC:TIME`): the row must
+        /// still be in the log with that MAC and time (a rewound database is caught)
+        #[arg(long, value_name = "CHECKPOINT", conflicts_with = "export")]
+        checkpoint: Option<String>,
         /// The audit key (64 hex digits), written by `audit key export`
         #[arg(long, value_name = "FILE", requires = "export")]
         audit_key_file: Option<PathBuf>,
     },
+    /// Print the head as a checkpoint `SEQ:MAC:TIME` to keep outside the database; needs `audit:read`
+    ///
+    /// Publish it somewhere the database's operators cannot rewrite (a CI artifact, a ticket, a
+    /// signed commit); `audit verify --checkpoint` later proves the log still holds it.
+    #[command(after_help = help(
+        "  vaultgate audit checkpoint > checkpoint.txt\n  vaultgate audit verify --checkpoint \"$(cat checkpoint.txt)\""
+    ))]
+    Checkpoint,
     /// Write the log as JSON Lines: a header, then one canonical row per line; needs `audit:read`
     #[command(after_help = help("  vaultgate audit export --jsonl -o audit.jsonl"))]
     Export {
@@ -282,6 +318,13 @@ fn row_line(r: &AuditRow) -> String {
 pub fn dispatch(cmd: VaultCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     match cmd {
         VaultCmd::Init => {
+            if let Some(url) = crate::vault::store::postgres::selected_url(None) {
+                bail!(
+                    "{} is set ({}): `init` creates a SQLite home; unset it, run `init`, then `vaultgate store migrate --to URL` (docs/scale.md)",
+                    crate::vault::store::postgres::ENV_URL,
+                    crate::vault::store::postgres::describe(&url)
+                );
+            }
             let h = home(ctx)?;
             let out = vault::init::init(&h, ctx.clock.as_ref())?;
             let shown = out.home.display().to_string();
@@ -373,7 +416,89 @@ pub fn dispatch(cmd: VaultCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 Err(f) => refused(ctx, SCHEMA, "key rotate", f),
             }
         }
+        VaultCmd::Store(StoreCmd::Migrate { to }) => store_migrate(ctx, &to),
     }
+}
+
+/// `store migrate --to URL` (see [`crate::vault::store::postgres::migrate`]).
+fn store_migrate(ctx: &Ctx, to: &str) -> anyhow::Result<ExitStatus> {
+    use crate::vault::store::postgres;
+    if postgres::selected_url(None).is_some() {
+        bail!(
+            "{} is set: `store migrate` reads this home's SQLite database, so unset it for the migration",
+            postgres::ENV_URL
+        );
+    }
+    if !postgres::is_postgres_url(to) {
+        bail!("`--to` must be a postgres:// or postgresql:// URL");
+    }
+    let target = postgres::describe(to);
+    let mut v = open(ctx)?;
+    let act = vault::Act::new("store.migrate", "admin");
+    if let Err(f) = v.act(&caller(ctx), &act, |tx, who| {
+        tx.append(
+            vault::NewEvent::new("store.migrate", who.actor())
+                .subject("store", "postgres")
+                .meta(vault::Metadata::new().str("target", target.clone())),
+        )?;
+        Ok(())
+    }) {
+        return refused(ctx, SCHEMA, "store migrate", f);
+    }
+    let out = postgres::migrate::migrate(&mut v, to)?;
+    let h = v.home().clone();
+    let config = v.config().clone();
+    drop(v);
+    let db = h.db_path();
+    let moved = db.with_extension("db.migrated");
+    std::fs::rename(&db, &moved)
+        .with_context(|| format!("cannot rename `{}` after the migration", db.display()))?;
+    for side in ["-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{side}", db.display()));
+        if p.exists() {
+            std::fs::rename(&p, format!("{}{side}", moved.display()))
+                .with_context(|| format!("cannot rename `{}`", p.display()))?;
+        }
+    }
+    let has_password = std::str::FromStr::from_str(to)
+        .ok()
+        .is_some_and(|c: ::postgres::Config| c.get_password().is_some());
+    let wrote_config = if has_password {
+        false
+    } else {
+        let mut raw = config.raw().clone();
+        raw.database_url = Some(to.to_owned());
+        let valid = vault::config::ValidConfig::validate(raw, &h.config_path())?;
+        vault::config::save(h.root(), &valid)?;
+        true
+    };
+    let mut lines: Vec<String> = out
+        .tables
+        .iter()
+        .map(|(t, n)| format!("{t}: {n} row(s)"))
+        .collect();
+    lines.push(format!(
+        "the chain verified on the server up to row {} (MAC {})",
+        out.head_seq, out.head_mac
+    ));
+    lines.push(format!(
+        "the SQLite database is kept as `{}`",
+        moved.display()
+    ));
+    lines.push(if wrote_config {
+        "config.json now names this database (`database_url`)".into()
+    } else {
+        format!(
+            "help: the URL has a password, so it was not written to config.json: set {} on every machine",
+            postgres::ENV_URL
+        )
+    });
+    Ok(ctx.printer.emit(&VaultReport::pass(
+        SCHEMA,
+        json!({"target": out.target, "tables": out.tables, "head_seq": out.head_seq, "head_mac": out.head_mac, "config_written": wrote_config}),
+        lines,
+        format!("migrated to {}", out.target),
+    )))
 }
 
 fn token(t: TokenCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
@@ -468,6 +593,7 @@ fn audit(a: AuditCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     if let AuditCmd::Verify {
         export: Some(file),
         audit_key_file: Some(keyf),
+        ..
     } = &a
     {
         let text = zeroize::Zeroizing::new(
@@ -520,10 +646,16 @@ fn audit(a: AuditCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
                 Err(f) => refused(ctx, AUDIT_SCHEMA, "audit tail", f),
             }
         }
-        AuditCmd::Verify { .. } => match v.audit_verify(&who) {
-            Ok(o) => Ok(ctx.printer.emit(&VaultReport::verify(&o, "audit log"))),
+        AuditCmd::Verify { checkpoint, .. } => match v.audit_verify(&who) {
+            Ok(mut o) => {
+                if let Some(cp) = &checkpoint {
+                    check_checkpoint(&mut v, cp, &mut o)?;
+                }
+                Ok(ctx.printer.emit(&VaultReport::verify(&o, "audit log")))
+            }
             Err(f) => refused(ctx, AUDIT_SCHEMA, "audit verify", f),
         },
+        AuditCmd::Checkpoint => audit_checkpoint(&mut v, &who, ctx),
         AuditCmd::Export { jsonl: _, output } => {
             let mut buf = Vec::new();
             let res = v.audit_export(&who, &mut buf);
@@ -557,5 +689,78 @@ fn audit(a: AuditCmd, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             ))),
             Err(f) => refused(ctx, AUDIT_SCHEMA, "audit key export", f),
         },
+    }
+}
+
+/// `audit verify --checkpoint SEQ:MAC:TIME`: the checkpointed row must still be in the log,
+/// unchanged (its MAC and time), and the log must not end before it. A problem is added to the
+/// outcome as an issue (exit 1); a malformed checkpoint is a usage error.
+fn check_checkpoint(
+    v: &mut Vault<'_>,
+    cp: &str,
+    o: &mut vault::verify::VerifyOutcome,
+) -> anyhow::Result<()> {
+    use vault::VaultCode;
+    let mut parts = cp.trim().splitn(3, ':');
+    let (Some(seq), Some(mac), Some(at)) = (parts.next(), parts.next(), parts.next()) else {
+        anyhow::bail!("`--checkpoint` must be `SEQ:MAC:TIME` as printed by `audit checkpoint`");
+    };
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`--checkpoint`: `{seq}` is not a row number"))?;
+    if mac.len() != 64 || !mac.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("`--checkpoint`: the MAC must be 64 hex digits");
+    }
+    let row = {
+        let mut tx = v.store().begin(vault::store::TxMode::Read)?;
+        tx.audit_get(seq)?
+    };
+    let issue = match row {
+        None => Some((
+            VaultCode::AuditTruncated,
+            format!(
+                "the checkpointed row {seq} is not in the log (it ends at row {}): the database was rewound or cut",
+                o.head_seq
+            ),
+        )),
+        Some(r) if r.mac != mac || r.at != at => Some((
+            VaultCode::AuditHeadMismatch,
+            format!("row {seq} differs from the checkpoint: the log was rewritten or replaced"),
+        )),
+        Some(_) => None,
+    };
+    if let Some((code, message)) = issue {
+        o.issue_total += 1;
+        o.issues
+            .push(vault::audit::audit_finding(code, Some(seq), message));
+    }
+    Ok(())
+}
+
+/// `audit checkpoint`: the head as `SEQ:MAC:TIME` (capability `audit:read`).
+fn audit_checkpoint(v: &mut Vault<'_>, who: &Caller, ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+    let filter = AuditFilter {
+        limit: Some(1),
+        event_type: None,
+        since: None,
+    };
+    match v.audit_tail(who, &filter) {
+        Ok(rows) => {
+            let Some(r) = rows.last() else {
+                anyhow::bail!("the audit log is empty: there is nothing to checkpoint");
+            };
+            let line = format!("{}:{}:{}", r.seq, r.mac, r.at);
+            if ctx.printer.is_json() {
+                Ok(ctx.printer.emit(&VaultReport::pass(
+                    AUDIT_SCHEMA,
+                    json!({"checkpoint": line, "seq": r.seq, "mac": r.mac, "at": r.at}),
+                    vec![],
+                    format!("checkpoint at row {}", r.seq),
+                )))
+            } else {
+                Ok(ctx.printer.product(&format!("{line}\n")))
+            }
+        }
+        Err(f) => refused(ctx, AUDIT_SCHEMA, "audit checkpoint", f),
     }
 }

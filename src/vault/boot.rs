@@ -200,18 +200,28 @@ fn run<'c>(
 
     // 3. database
     let db_path = home.db_path();
-    if std::fs::symlink_metadata(&db_path).is_err() {
+    // The PostgreSQL store when a URL selects it (docs/scale.md); else the home's SQLite file.
+    let pg_url = super::store::postgres::selected_url(config.database_url());
+    if pg_url.is_none() && std::fs::symlink_metadata(&db_path).is_err() {
         return Err(r.fail(
             BootStep::Database,
             VaultCode::DbMissing,
             format!("the database `{}` is missing", db_path.display()),
         ));
     }
-    if let Err(h) = Home::check_private_file(&db_path, VaultCode::DbInsecure, 0o077) {
+    if pg_url.is_none()
+        && let Err(h) = Home::check_private_file(&db_path, VaultCode::DbInsecure, 0o077)
+    {
         return Err(r.fail(BootStep::Database, h.code, h.message));
     }
-    let mut store: Box<dyn Store> = match SqliteStore::open(&db_path) {
-        Ok(s) => Box::new(s),
+    let opened = match &pg_url {
+        Some(url) => {
+            super::store::postgres::PgStore::open(url).map(|s| Box::new(s) as Box<dyn Store>)
+        }
+        None => SqliteStore::open(&db_path).map(|s| Box::new(s) as Box<dyn Store>),
+    };
+    let mut store: Box<dyn Store> = match opened {
+        Ok(s) => s,
         Err(e) => return Err(r.fail(BootStep::Database, VaultCode::DbUnreadable, e.to_string())),
     };
     let schema = match store.schema_state() {

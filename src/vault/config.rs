@@ -43,6 +43,10 @@ pub struct RawConfig {
     /// Agent settings.
     #[serde(default)]
     pub agents: RawAgents,
+    /// A `postgres://` URL selecting the PostgreSQL store (`VAULTGATE_DATABASE_URL` wins);
+    /// absent: the home's SQLite `vault.db`. See `docs/scale.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
 }
 
 /// One provider.
@@ -136,6 +140,14 @@ impl ValidConfig {
                 ),
             ));
         }
+        if let Some(u) = &raw.database_url
+            && !super::store::postgres::is_postgres_url(u)
+        {
+            return Err(invalid(
+                "/database_url".into(),
+                "must be a postgres:// or postgresql:// URL".into(),
+            ));
+        }
         let mut providers = BTreeMap::new();
         for (name, p) in &raw.providers {
             if !is_name(name, &['.', '_', '-']) || name.chars().any(|c| c.is_ascii_uppercase()) {
@@ -208,9 +220,15 @@ impl ValidConfig {
                 })
                 .collect(),
             agents: RawAgents::default(),
+            database_url: None,
         };
         Self::validate(raw, Path::new(FILE))
             .unwrap_or_else(|e| unreachable!("the shipped configuration validates: {e}"))
+    }
+
+    /// The configured PostgreSQL URL, if any (`VAULTGATE_DATABASE_URL` overrides it).
+    pub fn database_url(&self) -> Option<&str> {
+        self.raw.database_url.as_deref()
     }
 
     /// The raw form (to edit and re-validate, e.g. `provider add`).

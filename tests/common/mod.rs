@@ -9,6 +9,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 pub mod agent;
 
+pub mod pg;
 pub mod vault;
 
 use std::path::{Path, PathBuf};

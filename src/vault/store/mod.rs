@@ -45,6 +45,7 @@ pub mod agent;
 pub mod conformance;
 pub mod grant;
 pub mod lease;
+pub mod postgres;
 pub mod registry;
 pub mod sqlite;
 
