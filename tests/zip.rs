@@ -943,3 +943,22 @@ fn the_entry_column_is_explained() {
     .unwrap();
     assert!(help.contains("#- marks a finding about"), "{help}");
 }
+
+/// Regression: an entry whose central name is empty gave findings with an empty subject (found
+/// by `tests/fuzz_regressions.rs::mutations_never_panic` zeroing a name length). Every finding
+/// must say what it is about, so such an entry is named by its index.
+#[test]
+fn an_entry_with_an_empty_name_is_named_by_its_index() {
+    let bytes = build(&[E::stored("a.txt", b"a"), E::stored("", b"x")]);
+    let (out, codes) = audit_bytes(&bytes, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(codes.iter().any(|c| c == "zip-name-empty"), "{codes:?}");
+    let doc = json_of(&out);
+    for f in doc["findings"].as_array().unwrap() {
+        let subject = f["subject"].as_str().unwrap();
+        assert!(!subject.is_empty(), "a finding with no subject: {f}");
+        if f["code"] == "zip-name-empty" {
+            assert_eq!(subject, "entry #1 (empty name)");
+        }
+    }
+}

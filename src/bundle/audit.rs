@@ -123,8 +123,8 @@ impl AuditReport {
     }
 
     fn subject(&self, entry: Option<usize>) -> String {
-        match entry.and_then(|i| self.entries.get(i)) {
-            Some(e) => super::names::display(&e.raw_name),
+        match entry.and_then(|i| Some((i, self.entries.get(i)?))) {
+            Some((i, e)) => super::names::entry_subject(i, &e.raw_name),
             None => "archive".to_owned(),
         }
     }

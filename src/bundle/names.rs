@@ -220,6 +220,16 @@ pub fn display(raw: &[u8]) -> String {
     out
 }
 
+/// The subject of a finding about entry `index`: its name for display, or `entry #N (empty
+/// name)` when the name is empty, so that no finding has an empty subject.
+pub fn entry_subject(index: usize, raw: &[u8]) -> String {
+    if raw.is_empty() {
+        format!("entry #{index} (empty name)")
+    } else {
+        display(raw)
+    }
+}
+
 /// One pass over an ASCII name that answers `true` only when [`check_name`] would find nothing
 /// (most names in a real bundle): non-empty, within the limit, not absolute, no control
 /// character, `\\` or `:`, and every component non-empty, not `.` or `..`, at most 255 bytes,

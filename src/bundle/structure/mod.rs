@@ -138,8 +138,9 @@ impl Structure {
     fn name_subjects(&mut self) {
         for f in &mut self.findings {
             let entry = f.location.as_ref().and_then(|l| l.entry_index);
-            if let Some(e) = entry.and_then(|i| self.entries.get(usize::try_from(i).ok()?)) {
-                f.subject = crate::bundle::names::display(&e.raw_name);
+            let index = entry.and_then(|i| usize::try_from(i).ok());
+            if let Some((i, e)) = index.and_then(|i| Some((i, self.entries.get(i)?))) {
+                f.subject = crate::bundle::names::entry_subject(i, &e.raw_name);
             }
         }
     }
