@@ -973,7 +973,6 @@ const NOT_NAMED_BY_AN_END_TO_END_TEST: &[&str] = &[
     "zip-multi-disk",
     "zip-multiple-eocd",
     "zip-name-dot-component",
-    "zip-name-empty",
     "zip-name-encoding",
     "zip-name-too-long",
     "zip-overlapping-entries",
