@@ -91,7 +91,8 @@ pub fn deny(
     }
 }
 
-fn refuse(code: AgentCode, subject: &str, message: impl Into<String>) -> Refusal {
+/// A `security.denied` refusal about agent `subject` (its id in the audit metadata).
+pub(crate) fn refuse(code: AgentCode, subject: &str, message: impl Into<String>) -> Refusal {
     Refusal::denied(code, message).meta(Metadata::new().str("agent_id", subject.to_owned()))
 }
 

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::build::child_env;
 use super::codes::AgentCode;
 use super::layout::{Layout, private_dir};
-use super::lifecycle::{AgentError, deny, drift, failed, installed_manifest, parse_id};
+use super::lifecycle::{AgentError, deny, drift, failed, installed_manifest, parse_id, refuse};
 use super::manifest::{AgentId, EntrypointType};
 use super::monitor::{self, Outcome, Recorder, Spec};
 use super::process::{self, Identity, Liveness, Signalled};
@@ -31,7 +31,7 @@ use super::report::AgentReport;
 use crate::report::{Finding, escape_for_display};
 use crate::vault::store::TxMode;
 use crate::vault::store::agent::{AgentApprovalRow, AgentCatalogRow, AgentRunRow};
-use crate::vault::{Act, ActError, Actor, Caller, Metadata, NewEvent, Refusal, Severity, Vault};
+use crate::vault::{Act, ActError, Actor, Caller, Metadata, NewEvent, Severity, Vault};
 
 /// Default heartbeat interval announced to agents.
 pub const HEARTBEAT_MS: u64 = 5000;
@@ -55,10 +55,6 @@ fn rfc3339_ms(v: Option<i64>) -> Value {
         }
         None => Value::Null,
     }
-}
-
-fn refuse(code: AgentCode, subject: &str, message: impl Into<String>) -> Refusal {
-    Refusal::denied(code, message).meta(Metadata::new().str("agent_id", subject.to_owned()))
 }
 
 /// Options of `agent run`.
